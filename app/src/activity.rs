@@ -1,0 +1,133 @@
+//! The Activity tab: the audit log, newest first.
+
+use crate::components::ErrorPanel;
+use crate::error::AppError;
+use crate::format;
+use crate::frame::AdminOnly;
+use crate::model::{ActivityEvent, ActivityPage};
+use leptos::prelude::*;
+use leptos_meta::Title;
+use leptos_router::components::A;
+use leptos_router::hooks::use_query_map;
+
+pub const EVENTS_PER_PAGE: i64 = 50;
+
+#[server]
+pub async fn list_activity(older_than: Option<i64>) -> Result<ActivityPage, AppError> {
+    let caller = crate::ssr::admin().await?;
+    let page = identity::audit::list(
+        &caller.state.db,
+        caller.user.org_id,
+        older_than,
+        EVENTS_PER_PAGE,
+    )
+    .await
+    .map_err(|e| caller.fail(e))?;
+    Ok(ActivityPage {
+        events: page
+            .events
+            .into_iter()
+            .map(|e| ActivityEvent {
+                id: e.id,
+                occurred_at: e.occurred_at,
+                summary: summarise(&e.action, &e.details),
+                actor: e.actor_label,
+                action: e.action,
+                target: e.target_label,
+                target_id: e.target_id,
+                ip: e.ip,
+            })
+            .collect(),
+        older_than: page.older_than,
+    })
+}
+
+/// Plain-language description of an audit action.
+pub fn summarise(action: &str, details: &serde_json::Value) -> String {
+    let text = |key: &str| {
+        details
+            .get(key)
+            .and_then(|v| v.as_str())
+            .unwrap_or("")
+            .to_owned()
+    };
+    match action {
+        "org.created" => format!("created the workspace {}", text("name")),
+        "user.created" => format!("added a user as {}", text("role")),
+        "user.updated" => {
+            let fields: Vec<&str> = details
+                .as_object()
+                .map(|o| o.keys().map(|k| k.as_str()).collect())
+                .unwrap_or_default();
+            format!("changed {}", fields.join(", ").replace('_', " "))
+        }
+        "user.deactivated" => "deactivated a user".to_owned(),
+        "user.reactivated" => "reactivated a user".to_owned(),
+        "user.signed_in" => format!("signed in ({})", text("method")),
+        other => other.replace(['.', '_'], " "),
+    }
+}
+
+#[component]
+pub fn ActivityPage() -> impl IntoView {
+    let query = use_query_map();
+    let older_than =
+        Memo::new(move |_| query.with(|q| q.get("before").and_then(|b| b.parse::<i64>().ok())));
+    let events = Resource::new(move || older_than.get(), list_activity);
+    view! {
+        <Title text="Activity"/>
+        <AdminOnly>
+            <header class="page-header"><h1>"Activity"</h1></header>
+            <p class="muted">"Everything admins and people did in this workspace, newest first."</p>
+            <Transition fallback=|| view! { <p class="muted">"Loading…"</p> }>
+                {move || Suspend::new(async move {
+                    match events.await {
+                        Ok(page) if page.events.is_empty() => view! {
+                            <div class="empty-state">
+                                <p class="empty-title">"Nothing yet"</p>
+                                <p>"Changes to users and sign-ins will appear here as they happen."</p>
+                            </div>
+                        }.into_any(),
+                        Ok(page) => view! {
+                            <div class="table-wrap">
+                                <table class="data">
+                                    <caption class="visually-hidden">"Audit log"</caption>
+                                    <thead><tr>
+                                        <th scope="col">"When"</th><th scope="col">"Who"</th><th scope="col">"What"</th>
+                                        <th scope="col">"Whom"</th><th scope="col">"From"</th>
+                                    </tr></thead>
+                                    <tbody>
+                                        {page.events.into_iter().map(|e| view! { <EventRow event=e/> }).collect_view()}
+                                    </tbody>
+                                </table>
+                            </div>
+                            <nav class="pagination" aria-label="Pages">
+                                {older_than.get_untracked().is_some().then(|| view! { <A href="/activity" attr:class="button">"Newest"</A> })}
+                                {page.older_than.map(|id| view! { <A href=format!("/activity?before={id}") attr:class="button" attr:rel="next">"Older"</A> })}
+                            </nav>
+                        }.into_any(),
+                        Err(err) => view! { <ErrorPanel error=err/> }.into_any(),
+                    }
+                })}
+            </Transition>
+        </AdminOnly>
+    }
+}
+
+#[component]
+fn EventRow(event: ActivityEvent) -> impl IntoView {
+    let target = match (event.target, event.target_id) {
+        (Some(label), Some(id)) => view! { <A href=format!("/users/{id}")>{label}</A> }.into_any(),
+        (Some(label), None) => label.into_any(),
+        _ => "—".into_any(),
+    };
+    view! {
+        <tr>
+            <td class="nowrap">{format::timestamp(&event.occurred_at)}</td>
+            <td>{event.actor}</td>
+            <td>{event.summary}</td>
+            <td>{target}</td>
+            <td class="muted">{event.ip.unwrap_or_else(|| "—".into())}</td>
+        </tr>
+    }
+}

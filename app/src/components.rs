@@ -1,0 +1,173 @@
+//! Building blocks every page uses: labelled fields with inline errors, status chips, the
+//! toast / live region, and the error panel.
+
+use crate::error::AppError;
+use crate::model::UserStatus;
+use leptos::prelude::*;
+
+/// A labelled input with its hint and inline error, linked by `aria-describedby`.
+#[component]
+pub fn Field(
+    label: &'static str,
+    name: &'static str,
+    #[prop(optional)] kind: Option<&'static str>,
+    #[prop(optional, into)] value: String,
+    #[prop(into)] error: Signal<Option<String>>,
+    #[prop(optional)] autocomplete: Option<&'static str>,
+    #[prop(optional)] required: bool,
+    #[prop(optional)] hint: Option<&'static str>,
+    #[prop(optional)] autofocus: bool,
+) -> impl IntoView {
+    let error_id = format!("{name}-error");
+    let hint_id = format!("{name}-hint");
+    let described_by = {
+        let (error_id, hint_id) = (error_id.clone(), hint_id.clone());
+        move || {
+            let mut ids = Vec::new();
+            if hint.is_some() {
+                ids.push(hint_id.clone());
+            }
+            if error.get().is_some() {
+                ids.push(error_id.clone());
+            }
+            (!ids.is_empty()).then(|| ids.join(" "))
+        }
+    };
+    view! {
+        <div class="field" class:invalid=move || error.get().is_some()>
+            <label for=name>{label}{(!required).then(|| view! { <span class="optional">" (optional)"</span> })}</label>
+            <input
+                id=name
+                name=name
+                type=kind.unwrap_or("text")
+                value=value
+                autocomplete=autocomplete
+                required=required
+                autofocus=autofocus
+                aria-invalid=move || error.get().is_some().then_some("true")
+                aria-describedby=described_by
+            />
+            {hint.map(|h| view! { <p class="hint" id=hint_id.clone()>{h}</p> })}
+            <p class="field-error" id=error_id hidden=move || error.get().is_none()>
+                {move || error.get().unwrap_or_default()}
+            </p>
+        </div>
+    }
+}
+
+/// The message for `field` if the last result failed on it.
+pub fn field_error<T: Clone + Send + Sync + 'static>(
+    result: Signal<Option<Result<T, AppError>>>,
+    field: &'static str,
+) -> Signal<Option<String>> {
+    Signal::derive(move || match result.get() {
+        Some(Err(err)) if err.field() == Some(field) => Some(err.to_string()),
+        _ => None,
+    })
+}
+
+/// The message for a failure not tied to one field.
+pub fn form_error<T: Clone + Send + Sync + 'static>(
+    result: Signal<Option<Result<T, AppError>>>,
+) -> Signal<Option<String>> {
+    Signal::derive(move || match result.get() {
+        Some(Err(err)) if err.field().is_none() => Some(err.to_string()),
+        _ => None,
+    })
+}
+
+#[component]
+pub fn FormError(#[prop(into)] error: Signal<Option<String>>) -> impl IntoView {
+    view! {
+        <div class="form-error" role="alert" hidden=move || error.get().is_none()>
+            {move || error.get().unwrap_or_default()}
+        </div>
+    }
+}
+
+/// Moves keyboard focus to the first field a failed submit complained about.
+pub fn focus_first_invalid<T: Clone + Send + Sync + 'static>(
+    result: Signal<Option<Result<T, AppError>>>,
+) {
+    Effect::new(move |_| {
+        if let Some(Err(err)) = result.get() {
+            if let Some(field) = err.field() {
+                focus_element(field);
+            }
+        }
+    });
+}
+
+pub fn focus_element(id: &str) {
+    #[cfg(feature = "hydrate")]
+    {
+        use wasm_bindgen::JsCast;
+        if let Some(el) = document()
+            .get_element_by_id(id)
+            .and_then(|el| el.dyn_into::<web_sys::HtmlElement>().ok())
+        {
+            let _ = el.focus();
+        }
+    }
+    #[cfg(not(feature = "hydrate"))]
+    let _ = id;
+}
+
+#[component]
+pub fn StatusChip(status: UserStatus) -> impl IntoView {
+    view! { <span class=format!("chip chip-{}", status.as_str())>{status.label()}</span> }
+}
+
+/// Shows what went wrong and how to recover, never a raw error alone.
+#[component]
+pub fn ErrorPanel(error: AppError) -> impl IntoView {
+    let action = match &error {
+        AppError::Unauthenticated => {
+            Some(view! { <a href="/login" class="button">"Sign in"</a> }.into_any())
+        }
+        AppError::NotFound => {
+            Some(view! { <a href="/users" class="button">"Back to users"</a> }.into_any())
+        }
+        _ => None,
+    };
+    view! {
+        <div class="panel error-panel" role="alert">
+            <p>{error.to_string()}</p>
+            {action}
+        </div>
+    }
+}
+
+#[derive(Clone, Copy)]
+pub struct Toaster(RwSignal<Option<(u64, String)>>);
+
+pub fn provide_toaster() {
+    provide_context(Toaster(RwSignal::new(None)));
+}
+
+/// Announces a result to everyone: a visible toast that is also a polite live region.
+pub fn toast(message: impl Into<String>) {
+    if let Some(Toaster(signal)) = use_context::<Toaster>() {
+        let id = signal.get_untracked().map(|(id, _)| id + 1).unwrap_or(1);
+        signal.set(Some((id, message.into())));
+        #[cfg(feature = "hydrate")]
+        set_timeout(
+            move || {
+                if signal.get_untracked().map(|(current, _)| current) == Some(id) {
+                    signal.set(None);
+                }
+            },
+            std::time::Duration::from_secs(5),
+        );
+    }
+}
+
+#[component]
+pub fn Toasts() -> impl IntoView {
+    let Toaster(signal) = expect_context::<Toaster>();
+    view! {
+        <div class="toast-region" role="status" aria-live="polite">
+            {move || signal.get().map(|(_, message)| view! { <div class="toast">{message}</div> })}
+        </div>
+    }
+}

@@ -1,0 +1,72 @@
+//! Rollcall's user interface: pages, components and the server functions behind them, shared by
+//! server rendering and the hydrated browser app. Business rules live in the `identity` crate;
+//! server functions here only check who is calling, call it, and map its errors.
+
+pub mod activity;
+pub mod components;
+pub mod error;
+pub mod format;
+pub mod frame;
+pub mod model;
+pub mod placeholder;
+pub mod profile;
+pub mod session;
+#[cfg(feature = "ssr")]
+pub mod ssr;
+pub mod users;
+
+use leptos::prelude::*;
+use leptos_meta::{provide_meta_context, Link, Meta, MetaTags, Stylesheet, Title};
+use leptos_router::components::{ParentRoute, Route, Router, Routes};
+use leptos_router::{path, SsrMode};
+
+/// The HTML document around the app, rendered on the server only.
+pub fn shell(options: LeptosOptions) -> impl IntoView {
+    view! {
+        <!DOCTYPE html>
+        <html lang="en">
+            <head>
+                <meta charset="utf-8"/>
+                <meta name="viewport" content="width=device-width, initial-scale=1"/>
+                <HydrationScripts options/>
+                <MetaTags/>
+            </head>
+            <body>
+                <App/>
+            </body>
+        </html>
+    }
+}
+
+#[component]
+pub fn App() -> impl IntoView {
+    provide_meta_context();
+    components::provide_toaster();
+    // Async SSR: the first paint is the finished page, no spinners, and it works without JS.
+    let ssr = SsrMode::Async;
+    view! {
+        <Stylesheet id="leptos" href="/pkg/rollcall.css"/>
+        <Link rel="icon" href="/favicon.svg" type_="image/svg+xml"/>
+        <Meta name="color-scheme" content="light dark"/>
+        <Title formatter=|text: String| if text.is_empty() { "Rollcall".to_owned() } else { format!("{text} · Rollcall") }/>
+        <Router>
+            <Routes fallback=placeholder::NotFound>
+                <Route path=path!("/") view=session::Home ssr=ssr.clone()/>
+                <Route path=path!("/setup") view=session::SetupPage ssr=ssr.clone()/>
+                <Route path=path!("/login") view=session::LoginPage ssr=ssr.clone()/>
+                <Route path=path!("/o/:slug/login") view=session::LoginPage ssr=ssr.clone()/>
+                <Route path=path!("/login/workspace") view=session::WorkspacePage ssr=ssr.clone()/>
+                <ParentRoute path=path!("") view=frame::Frame ssr=ssr.clone()>
+                    <Route path=path!("/users") view=users::list::UsersPage ssr=ssr.clone()/>
+                    <Route path=path!("/users/new") view=users::create::NewUserPage ssr=ssr.clone()/>
+                    <Route path=path!("/users/:id") view=users::detail::UserPage ssr=ssr.clone()/>
+                    <Route path=path!("/activity") view=activity::ActivityPage ssr=ssr.clone()/>
+                    <Route path=path!("/integrations") view=placeholder::Integrations ssr=ssr.clone()/>
+                    <Route path=path!("/provisioning") view=placeholder::Provisioning ssr=ssr.clone()/>
+                    <Route path=path!("/settings") view=placeholder::Settings ssr=ssr.clone()/>
+                    <Route path=path!("/profile") view=profile::ProfilePage ssr=ssr.clone()/>
+                </ParentRoute>
+            </Routes>
+        </Router>
+    }
+}

@@ -1,0 +1,214 @@
+//! Data shared by the server and the browser: what server functions take and return.
+
+use chrono::{DateTime, Utc};
+use serde::{Deserialize, Serialize};
+use uuid::Uuid;
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Role {
+    Admin,
+    Member,
+}
+
+impl Role {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Role::Admin => "admin",
+            Role::Member => "member",
+        }
+    }
+    pub fn label(self) -> &'static str {
+        match self {
+            Role::Admin => "Admin",
+            Role::Member => "Member",
+        }
+    }
+    pub fn parse(raw: &str) -> Option<Role> {
+        match raw {
+            "admin" => Some(Role::Admin),
+            "member" => Some(Role::Member),
+            _ => None,
+        }
+    }
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum UserStatus {
+    Imported,
+    Invited,
+    Active,
+    Deactivated,
+    Deleted,
+}
+
+impl UserStatus {
+    pub const LISTED: [UserStatus; 4] = [
+        UserStatus::Active,
+        UserStatus::Invited,
+        UserStatus::Imported,
+        UserStatus::Deactivated,
+    ];
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            UserStatus::Imported => "imported",
+            UserStatus::Invited => "invited",
+            UserStatus::Active => "active",
+            UserStatus::Deactivated => "deactivated",
+            UserStatus::Deleted => "deleted",
+        }
+    }
+    pub fn label(self) -> &'static str {
+        match self {
+            UserStatus::Imported => "Imported",
+            UserStatus::Invited => "Invited",
+            UserStatus::Active => "Active",
+            UserStatus::Deactivated => "Deactivated",
+            UserStatus::Deleted => "Deleted",
+        }
+    }
+    pub fn parse(raw: &str) -> Option<UserStatus> {
+        UserStatus::LISTED
+            .into_iter()
+            .chain([UserStatus::Deleted])
+            .find(|s| s.as_str() == raw)
+    }
+}
+
+/// The signed-in person, as the UI needs them.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Me {
+    pub user_id: Uuid,
+    pub display_name: String,
+    pub email: String,
+    pub role: Role,
+    pub org_name: String,
+    pub org_slug: String,
+}
+
+impl Me {
+    pub fn is_admin(&self) -> bool {
+        self.role == Role::Admin
+    }
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct UserRow {
+    pub id: Uuid,
+    pub display_name: String,
+    pub given_name: String,
+    pub family_name: String,
+    pub email: String,
+    pub role: Role,
+    pub status: UserStatus,
+    pub source: String,
+    pub has_password: bool,
+    pub last_login_at: Option<DateTime<Utc>>,
+    pub created_at: DateTime<Utc>,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, Default)]
+#[serde(rename_all = "snake_case")]
+pub enum UserSortKey {
+    #[default]
+    Name,
+    Email,
+    Role,
+    Status,
+    Created,
+    LastLogin,
+}
+
+impl UserSortKey {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            UserSortKey::Name => "name",
+            UserSortKey::Email => "email",
+            UserSortKey::Role => "role",
+            UserSortKey::Status => "status",
+            UserSortKey::Created => "created",
+            UserSortKey::LastLogin => "last_login",
+        }
+    }
+    pub fn parse(raw: &str) -> UserSortKey {
+        [
+            UserSortKey::Name,
+            UserSortKey::Email,
+            UserSortKey::Role,
+            UserSortKey::Status,
+            UserSortKey::Created,
+            UserSortKey::LastLogin,
+        ]
+        .into_iter()
+        .find(|k| k.as_str() == raw)
+        .unwrap_or_default()
+    }
+}
+
+/// The Users tab's state, which is also its URL query (`?q=&status=&sort=&dir=&page=`).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, Default)]
+pub struct UsersQuery {
+    pub q: String,
+    pub status: Option<UserStatus>,
+    pub sort: UserSortKey,
+    pub descending: bool,
+    pub page: u32,
+}
+
+pub const USERS_PER_PAGE: u32 = 50;
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct UsersPage {
+    pub users: Vec<UserRow>,
+    pub total: i64,
+    pub total_is_lower_bound: bool,
+    pub page: u32,
+    pub per_page: u32,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct ActivityEvent {
+    pub id: i64,
+    pub occurred_at: DateTime<Utc>,
+    pub actor: String,
+    pub action: String,
+    pub target: Option<String>,
+    pub target_id: Option<Uuid>,
+    pub summary: String,
+    pub ip: Option<String>,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct ActivityPage {
+    pub events: Vec<ActivityEvent>,
+    pub older_than: Option<i64>,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct SetupInfo {
+    pub first_run: bool,
+    pub open_signup: bool,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Workspace {
+    pub slug: String,
+    pub name: String,
+}
+
+/// A one-shot message carried across a plain-form redirect (sign-in and setup errors), so
+/// forms show their errors and keep what was typed even before the page is hydrated.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, Default)]
+pub struct Flash {
+    pub error: String,
+    pub field: Option<String>,
+    pub values: std::collections::BTreeMap<String, String>,
+}
+
+impl Flash {
+    pub fn value(&self, name: &str) -> String {
+        self.values.get(name).cloned().unwrap_or_default()
+    }
+}

@@ -1,0 +1,77 @@
+//! The signed-in person's own profile: names, and their password.
+
+use crate::components::{field_error, focus_first_invalid, form_error, toast, Field, FormError};
+use crate::error::AppError;
+use crate::model::Me;
+use leptos::prelude::*;
+use leptos_meta::Title;
+
+#[server]
+pub async fn update_my_names(given_name: String, family_name: String) -> Result<Me, AppError> {
+    let caller = crate::ssr::signed_in().await?;
+    let email = identity::EmailAddress::parse(&caller.user.email).map_err(|e| caller.fail(e))?;
+    // Members may not change their own email or role: both decide what they can access.
+    let change = identity::users::ProfileChange {
+        email,
+        given_name,
+        family_name,
+        role: None,
+    };
+    let user = identity::users::update_profile(
+        &caller.state.db,
+        &caller.actor(),
+        caller.user.user_id,
+        change,
+    )
+    .await
+    .map_err(|e| caller.fail(e))?;
+    let mut me = crate::ssr::me_of(&caller.user);
+    me.display_name = user.display_name();
+    Ok(me)
+}
+
+#[component]
+pub fn ProfilePage() -> impl IntoView {
+    let me = use_context::<Me>();
+    let save = ServerAction::<UpdateMyNames>::new();
+    let result: Signal<Option<Result<Me, AppError>>> = save.value().into();
+    focus_first_invalid(result);
+    Effect::new(move |_| {
+        if let Some(Ok(_)) = save.value().get() {
+            toast("Your profile is saved.");
+        }
+    });
+    let Some(me) = me else { return ().into_any() };
+    let (given, family) = split_name(&me.display_name, &me.email);
+    view! {
+        <Title text="Profile"/>
+        <header class="page-header"><h1>"Your profile"</h1></header>
+        <section class="panel narrow">
+            <dl class="facts">
+                <dt>"Email"</dt><dd>{me.email.clone()}</dd>
+                <dt>"Workspace"</dt><dd>{me.org_name.clone()}</dd>
+                <dt>"Role"</dt><dd>{me.role.label()}</dd>
+            </dl>
+            <FormError error=form_error(result)/>
+            <ActionForm action=save attr:class="stack">
+                <div class="field-row">
+                    <Field label="First name" name="given_name" value=given error=field_error(result, "given_name")/>
+                    <Field label="Last name" name="family_name" value=family error=field_error(result, "family_name")/>
+                </div>
+                <button type="submit" class="button primary" disabled=move || save.pending().get()>"Save"</button>
+            </ActionForm>
+            <p class="muted">"To change your email, ask an admin of your workspace."</p>
+        </section>
+    }
+    .into_any()
+}
+
+fn split_name(display: &str, email: &str) -> (String, String) {
+    if display == email {
+        return (String::new(), String::new());
+    }
+    match display.split_once(' ') {
+        Some((given, family)) => (given.to_owned(), family.to_owned()),
+        None => (display.to_owned(), String::new()),
+    }
+}

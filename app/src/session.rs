@@ -1,0 +1,273 @@
+//! Getting in and out: first-run setup, sign-in (with the workspace chooser), and the home
+//! redirect. The forms post to the server's plain `/auth/*` routes, so they work before the
+//! page is hydrated; errors come back as a one-shot flash.
+
+use crate::error::AppError;
+use crate::model::{Flash, Me, SetupInfo, Workspace};
+use leptos::prelude::*;
+use leptos_meta::Title;
+use leptos_router::components::Redirect;
+use leptos_router::hooks::{use_params_map, use_query_map};
+
+#[server]
+pub async fn whoami() -> Result<Option<Me>, AppError> {
+    let ctx = crate::ssr::request().await?;
+    Ok(ctx.session.as_ref().map(crate::ssr::me_of))
+}
+
+#[server]
+pub async fn setup_state() -> Result<SetupInfo, AppError> {
+    let state = crate::ssr::state()?;
+    let ctx = crate::ssr::request().await?;
+    let exists = identity::orgs::any_exists(&state.db)
+        .await
+        .map_err(|e| crate::ssr::map_identity_error(e, &ctx.request_id))?;
+    Ok(SetupInfo {
+        first_run: !exists,
+        open_signup: state.open_signup,
+    })
+}
+
+/// Reads and clears the one-shot message left by a failed form post.
+#[server]
+pub async fn take_flash() -> Result<Option<Flash>, AppError> {
+    use crate::ssr::{cookie, cookie_value, decode_flash, FLASH_COOKIE};
+    let state = crate::ssr::state()?;
+    let ctx = crate::ssr::request().await?;
+    let Some(raw) = cookie_value(ctx.cookie_header.as_deref(), FLASH_COOKIE) else {
+        return Ok(None);
+    };
+    if let Some(options) = use_context::<leptos_axum::ResponseOptions>() {
+        if let Ok(value) =
+            http::HeaderValue::from_str(&cookie(FLASH_COOKIE, "", Some(0), state.secure_cookies))
+        {
+            options.append_header(http::header::SET_COOKIE, value);
+        }
+    }
+    Ok(decode_flash(raw))
+}
+
+#[server]
+pub async fn pending_workspaces() -> Result<Vec<Workspace>, AppError> {
+    use crate::ssr::{cookie_value, PENDING_COOKIE};
+    let state = crate::ssr::state()?;
+    let ctx = crate::ssr::request().await?;
+    let Some(token) = cookie_value(ctx.cookie_header.as_deref(), PENDING_COOKIE) else {
+        return Ok(vec![]);
+    };
+    let choices = identity::auth::pending_choices(&state.db, token)
+        .await
+        .map_err(|e| crate::ssr::map_identity_error(e, &ctx.request_id))?;
+    Ok(choices
+        .into_iter()
+        .map(|c| Workspace {
+            slug: c.slug,
+            name: c.name,
+        })
+        .collect())
+}
+
+#[server]
+pub async fn workspace_name(slug: String) -> Result<Option<String>, AppError> {
+    let state = crate::ssr::state()?;
+    let ctx = crate::ssr::request().await?;
+    let org = identity::orgs::find_by_slug(&state.db, &slug)
+        .await
+        .map_err(|e| crate::ssr::map_identity_error(e, &ctx.request_id))?;
+    Ok(org.map(|o| o.name))
+}
+
+/// `/`: wherever this visitor belongs.
+#[component]
+pub fn Home() -> impl IntoView {
+    let target = Resource::new(
+        || (),
+        |_| async {
+            match whoami().await? {
+                Some(me) if me.is_admin() => Ok::<_, AppError>("/users".to_owned()),
+                Some(_) => Ok("/profile".to_owned()),
+                None if setup_state().await?.first_run => Ok("/setup".to_owned()),
+                None => Ok("/login".to_owned()),
+            }
+        },
+    );
+    view! {
+        <Suspense>
+            {move || Suspend::new(async move {
+                match target.await {
+                    Ok(path) => view! { <Redirect path=path/> }.into_any(),
+                    Err(err) => view! { <main class="auth"><crate::components::ErrorPanel error=err/></main> }.into_any(),
+                }
+            })}
+        </Suspense>
+    }
+}
+
+#[component]
+fn AuthCard(title: String, children: Children) -> impl IntoView {
+    view! {
+        <main class="auth">
+            <div class="auth-card">
+                <p class="brand" aria-hidden="true">"Rollcall"</p>
+                <h1>{title}</h1>
+                {children()}
+            </div>
+        </main>
+    }
+}
+
+fn flash_field(flash: &Option<Flash>, field: &'static str) -> Signal<Option<String>> {
+    let message = flash
+        .as_ref()
+        .filter(|f| f.field.as_deref() == Some(field))
+        .map(|f| f.error.clone());
+    Signal::derive(move || message.clone())
+}
+
+fn flash_general(flash: &Option<Flash>) -> Signal<Option<String>> {
+    let message = flash
+        .as_ref()
+        .filter(|f| f.field.is_none())
+        .map(|f| f.error.clone());
+    Signal::derive(move || message.clone())
+}
+
+/// First run ("Create your workspace") and, when the operator allows it, open sign-up.
+#[component]
+pub fn SetupPage() -> impl IntoView {
+    use crate::components::{Field, FormError};
+    let data = Resource::new(
+        || (),
+        |_| async { Ok::<_, AppError>((setup_state().await?, take_flash().await?)) },
+    );
+    view! {
+        <Title text="Create your workspace"/>
+        <Suspense>
+            {move || Suspend::new(async move {
+                match data.await {
+                    Ok((state, _)) if !state.first_run && !state.open_signup => view! {
+                        <AuthCard title="This server already has a workspace".into()>
+                            <p>"New workspaces are created by the server's operator. If you already have an account, sign in."</p>
+                            <a class="button primary" href="/login">"Sign in"</a>
+                        </AuthCard>
+                    }.into_any(),
+                    Ok((state, flash)) => {
+                        let values = flash.clone().unwrap_or_default();
+                        let value = move |name: &str| values.value(name);
+                        let intro = if state.first_run {
+                            "Set up Rollcall for your organisation. You will be its first admin."
+                        } else {
+                            "Create a new workspace for your organisation. You will be its first admin."
+                        };
+                        view! {
+                            <AuthCard title="Create your workspace".into()>
+                                <p class="lead">{intro}</p>
+                                <FormError error=flash_general(&flash)/>
+                                <form method="post" action="/auth/setup" class="stack">
+                                    <Field label="Organisation name" name="org_name" value=value("org_name") required=true autofocus=true
+                                        autocomplete="organization" error=flash_field(&flash, "org_name")/>
+                                    <div class="field-row">
+                                        <Field label="Your first name" name="given_name" value=value("given_name") autocomplete="given-name" error=flash_field(&flash, "given_name")/>
+                                        <Field label="Your last name" name="family_name" value=value("family_name") autocomplete="family-name" error=flash_field(&flash, "family_name")/>
+                                    </div>
+                                    <Field label="Work email" name="email" kind="email" value=value("email") required=true autocomplete="email" error=flash_field(&flash, "email")/>
+                                    <Field label="Password" name="password" kind="password" required=true autocomplete="new-password"
+                                        hint="At least 10 characters. A few unrelated words make a strong one." error=flash_field(&flash, "password")/>
+                                    <button type="submit" class="button primary wide">"Create workspace"</button>
+                                </form>
+                                {(!state.first_run).then(|| view! { <p class="muted">"Already have an account? " <a href="/login">"Sign in"</a></p> })}
+                            </AuthCard>
+                        }.into_any()
+                    }
+                    Err(err) => view! { <main class="auth"><crate::components::ErrorPanel error=err/></main> }.into_any(),
+                }
+            })}
+        </Suspense>
+    }
+}
+
+#[component]
+pub fn LoginPage() -> impl IntoView {
+    use crate::components::{Field, FormError};
+    let params = use_params_map();
+    let query = use_query_map();
+    let slug = move || params.with(|p| p.get("slug"));
+    let data = Resource::new(slug, |slug| async move {
+        let setup = setup_state().await?;
+        let flash = take_flash().await?;
+        let org_name = match &slug {
+            Some(slug) => workspace_name(slug.clone()).await?,
+            None => None,
+        };
+        Ok::<_, AppError>((setup, flash, org_name, slug))
+    });
+    view! {
+        <Title text="Sign in"/>
+        <Suspense>
+            {move || Suspend::new(async move {
+                match data.await {
+                    Ok((setup, _, _, _)) if setup.first_run => view! { <Redirect path="/setup"/> }.into_any(),
+                    Ok((_, _, None, Some(_))) => view! {
+                        <AuthCard title="Workspace not found".into()>
+                            <p>"There is no workspace at this address. Check the link you were given, or sign in with your email."</p>
+                            <a class="button primary" href="/login">"Sign in"</a>
+                        </AuthCard>
+                    }.into_any(),
+                    Ok((setup, flash, org_name, slug)) => {
+                        let title = match &org_name {
+                            Some(name) => format!("Sign in to {name}"),
+                            None => "Sign in".to_owned(),
+                        };
+                        let email = flash.as_ref().map(|f| f.value("email")).unwrap_or_default();
+                        let next = query.with_untracked(|q| q.get("next")).unwrap_or_default();
+                        view! {
+                            <AuthCard title>
+                                <FormError error=flash_general(&flash)/>
+                                <form method="post" action="/auth/login" class="stack">
+                                    <input type="hidden" name="workspace" value=slug.unwrap_or_default()/>
+                                    <input type="hidden" name="next" value=next/>
+                                    <Field label="Email" name="email" kind="email" value=email required=true autocomplete="username" autofocus=true error=flash_field(&flash, "email")/>
+                                    <Field label="Password" name="password" kind="password" required=true autocomplete="current-password" error=flash_field(&flash, "password")/>
+                                    <button type="submit" class="button primary wide">"Sign in"</button>
+                                </form>
+                                <p class="muted">"Forgot your password? Ask an admin of your workspace to help you back in."</p>
+                                {setup.open_signup.then(|| view! { <p class="muted">"New here? " <a href="/setup">"Create a workspace"</a></p> })}
+                            </AuthCard>
+                        }.into_any()
+                    }
+                    Err(err) => view! { <main class="auth"><crate::components::ErrorPanel error=err/></main> }.into_any(),
+                }
+            })}
+        </Suspense>
+    }
+}
+
+/// Shown when one email and password open accounts in several workspaces.
+#[component]
+pub fn WorkspacePage() -> impl IntoView {
+    let choices = Resource::new(|| (), |_| pending_workspaces());
+    view! {
+        <Title text="Choose a workspace"/>
+        <Suspense>
+            {move || Suspend::new(async move {
+                match choices.await {
+                    Ok(choices) if choices.is_empty() => view! { <Redirect path="/login"/> }.into_any(),
+                    Ok(choices) => view! {
+                        <AuthCard title="Choose a workspace".into()>
+                            <p class="lead">"Your email has accounts in more than one workspace. Which one do you want?"</p>
+                            <form method="post" action="/auth/login/workspace" class="choices">
+                                {choices.into_iter().map(|w| view! {
+                                    <button type="submit" name="workspace" value=w.slug.clone() class="choice">
+                                        <strong>{w.name}</strong>
+                                        <span class="muted">{format!("/o/{}", w.slug)}</span>
+                                    </button>
+                                }).collect_view()}
+                            </form>
+                        </AuthCard>
+                    }.into_any(),
+                    Err(err) => view! { <main class="auth"><crate::components::ErrorPanel error=err/></main> }.into_any(),
+                }
+            })}
+        </Suspense>
+    }
+}

@@ -1,0 +1,229 @@
+//! Server-only glue for server functions: the shared state, who is calling, and the mapping
+//! from identity errors to UI errors. Compiled only with the `ssr` feature.
+
+use crate::error::AppError;
+use crate::model::{Flash, Me, Role};
+use identity::audit::Actor;
+use identity::sessions::{SessionPolicy, SessionUser};
+use identity::throttle::ThrottlePolicy;
+use identity::Db;
+use leptos::prelude::*;
+use std::sync::Arc;
+
+/// Everything a request handler needs, shared by every request of one server process.
+pub struct ServerState {
+    pub db: Db,
+    pub sessions: SessionPolicy,
+    pub throttle: ThrottlePolicy,
+    pub open_signup: bool,
+    /// Served over https: cookies get `Secure`.
+    pub secure_cookies: bool,
+    /// Behind a reverse proxy of our own: take the client address from X-Forwarded-For.
+    pub trust_proxy: bool,
+}
+
+pub type SharedState = Arc<ServerState>;
+
+/// Per-request facts resolved by the server's middleware before any handler runs.
+#[derive(Debug, Clone)]
+pub struct RequestContext {
+    pub session: Option<SessionUser>,
+    pub ip: Option<String>,
+    pub request_id: String,
+    pub user_agent: Option<String>,
+    pub cookie_header: Option<String>,
+}
+
+pub const SESSION_COOKIE: &str = "rollcall_session";
+pub const FLASH_COOKIE: &str = "rollcall_flash";
+pub const PENDING_COOKIE: &str = "rollcall_pending";
+
+pub fn state() -> Result<SharedState, AppError> {
+    use_context::<SharedState>().ok_or_else(|| AppError::Internal {
+        request_id: "no-state".into(),
+    })
+}
+
+pub async fn request() -> Result<RequestContext, AppError> {
+    let parts = use_context::<http::request::Parts>().ok_or_else(|| AppError::Internal {
+        request_id: "no-request".into(),
+    })?;
+    parts
+        .extensions
+        .get::<RequestContext>()
+        .cloned()
+        .ok_or_else(|| AppError::Internal {
+            request_id: "no-context".into(),
+        })
+}
+
+/// The caller, who must be signed in.
+pub struct Caller {
+    pub state: SharedState,
+    pub ctx: RequestContext,
+    pub user: SessionUser,
+}
+
+impl Caller {
+    pub fn actor(&self) -> Actor {
+        Actor {
+            org_id: self.user.org_id,
+            user_id: Some(self.user.user_id),
+            label: self.user.email.clone(),
+            ip: self.ctx.ip.clone(),
+            request_id: Some(self.ctx.request_id.clone()),
+        }
+    }
+
+    /// Maps an identity error for this request (500s are logged with the request id).
+    pub fn fail(&self, err: identity::Error) -> AppError {
+        map_identity_error(err, &self.ctx.request_id)
+    }
+}
+
+pub async fn signed_in() -> Result<Caller, AppError> {
+    let state = state()?;
+    let ctx = request().await?;
+    let user = ctx.session.clone().ok_or(AppError::Unauthenticated)?;
+    Ok(Caller { state, ctx, user })
+}
+
+pub async fn admin() -> Result<Caller, AppError> {
+    let caller = signed_in().await?;
+    if !caller.user.is_admin() {
+        return Err(AppError::Forbidden(
+            "Only workspace admins can do this.".into(),
+        ));
+    }
+    Ok(caller)
+}
+
+pub fn me_of(user: &SessionUser) -> Me {
+    Me {
+        user_id: user.user_id,
+        display_name: user.display_name(),
+        email: user.email.clone(),
+        role: if user.is_admin() {
+            Role::Admin
+        } else {
+            Role::Member
+        },
+        org_name: user.org_name.clone(),
+        org_slug: user.org_slug.clone(),
+    }
+}
+
+pub fn map_identity_error(err: identity::Error, request_id: &str) -> AppError {
+    use identity::Error as E;
+    match err {
+        E::Invalid { field, message } => AppError::Invalid {
+            field: field.into(),
+            message,
+        },
+        E::Conflict { field, message } => AppError::Conflict {
+            field: field.into(),
+            message,
+        },
+        E::NotFound => AppError::NotFound,
+        E::Forbidden(message) => AppError::Forbidden(message),
+        E::InvalidCredentials => AppError::Forbidden(E::InvalidCredentials.to_string()),
+        err @ E::RateLimited { retry_after_secs } => AppError::RateLimited {
+            message: err.to_string(),
+            retry_after_secs,
+        },
+        err @ (E::Database(_) | E::Internal(_)) => {
+            tracing::error!(request_id, error = ?err, "request failed");
+            AppError::Internal {
+                request_id: request_id.to_owned(),
+            }
+        }
+    }
+}
+
+/// Reads one cookie from a `Cookie` header.
+pub fn cookie_value<'a>(header: Option<&'a str>, name: &str) -> Option<&'a str> {
+    header?
+        .split(';')
+        .map(str::trim)
+        .find_map(|pair| pair.strip_prefix(name)?.strip_prefix('='))
+}
+
+pub fn encode_flash(flash: &Flash) -> String {
+    let json = serde_json::to_string(flash).unwrap_or_default();
+    form_urlencoded_encode(&json)
+}
+
+pub fn decode_flash(raw: &str) -> Option<Flash> {
+    let json = percent_decode(raw)?;
+    serde_json::from_str(&json).ok()
+}
+
+fn form_urlencoded_encode(s: &str) -> String {
+    let mut out = String::with_capacity(s.len() * 3);
+    for b in s.bytes() {
+        if b.is_ascii_alphanumeric() || b"-_.~".contains(&b) {
+            out.push(b as char);
+        } else {
+            out.push_str(&format!("%{b:02X}"));
+        }
+    }
+    out
+}
+
+fn percent_decode(s: &str) -> Option<String> {
+    let bytes = s.as_bytes();
+    let mut out = Vec::with_capacity(bytes.len());
+    let mut i = 0;
+    while i < bytes.len() {
+        if bytes[i] == b'%' {
+            let hex = std::str::from_utf8(bytes.get(i + 1..i + 3)?).ok()?;
+            out.push(u8::from_str_radix(hex, 16).ok()?);
+            i += 3;
+        } else {
+            out.push(bytes[i]);
+            i += 1;
+        }
+    }
+    String::from_utf8(out).ok()
+}
+
+/// A `Set-Cookie` value with Rollcall's defaults: HttpOnly, SameSite=Lax, path /.
+pub fn cookie(name: &str, value: &str, max_age_secs: Option<i64>, secure: bool) -> String {
+    let mut c = format!("{name}={value}; Path=/; HttpOnly; SameSite=Lax");
+    if let Some(age) = max_age_secs {
+        c.push_str(&format!("; Max-Age={age}"));
+    }
+    if secure {
+        c.push_str("; Secure");
+    }
+    c
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_flash_survives_the_round_trip_through_a_cookie() {
+        let mut flash = Flash {
+            error: "Email or password is incorrect; \"try\" again".into(),
+            field: Some("email".into()),
+            ..Default::default()
+        };
+        flash
+            .values
+            .insert("email".into(), "ädа@example.com".into());
+        let encoded = encode_flash(&flash);
+        assert!(encoded
+            .bytes()
+            .all(|b| b.is_ascii_alphanumeric() || b"-_.~%".contains(&b)));
+        assert_eq!(decode_flash(&encoded), Some(flash));
+    }
+
+    #[test]
+    fn cookies_are_found_by_exact_name() {
+        let header = Some("a=1; rollcall_session=abc; rollcall_sessionx=no");
+        assert_eq!(cookie_value(header, "rollcall_session"), Some("abc"));
+        assert_eq!(cookie_value(header, "missing"), None);
+    }
+}

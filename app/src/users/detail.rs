@@ -1,0 +1,160 @@
+//! One user's profile editor, with deactivate / reactivate.
+
+use super::{get_user, SetUserActive, UpdateUser};
+use crate::components::{
+    field_error, focus_first_invalid, form_error, toast, ErrorPanel, Field, FormError, StatusChip,
+};
+use crate::format;
+use crate::frame::AdminOnly;
+use crate::model::{Me, Role, UserRow, UserStatus};
+use leptos::prelude::*;
+use leptos_meta::Title;
+use leptos_router::components::A;
+use leptos_router::hooks::{use_params_map, use_query_map};
+use uuid::Uuid;
+
+#[component]
+pub fn UserPage() -> impl IntoView {
+    view! {
+        <Title text="User"/>
+        <AdminOnly>
+            <UserView/>
+        </AdminOnly>
+    }
+}
+
+#[component]
+fn UserView() -> impl IntoView {
+    let params = use_params_map();
+    let id = move || params.with(|p| p.get("id").and_then(|id| Uuid::parse_str(&id).ok()));
+    let update = ServerAction::<UpdateUser>::new();
+    let activation = ServerAction::<SetUserActive>::new();
+    let user = Resource::new(
+        move || (id(), update.version().get(), activation.version().get()),
+        |(id, _, _)| async move {
+            match id {
+                Some(id) => get_user(id).await,
+                None => Err(crate::error::AppError::NotFound),
+            }
+        },
+    );
+    view! {
+        <p class="breadcrumb"><A href="/users">"← Users"</A></p>
+        <Transition fallback=|| view! { <p class="muted">"Loading…"</p> }>
+            {move || Suspend::new(async move {
+                match user.await {
+                    Ok(user) => view! { <UserEditor user update activation/> }.into_any(),
+                    Err(err) => view! { <ErrorPanel error=err/> }.into_any(),
+                }
+            })}
+        </Transition>
+    }
+}
+
+#[component]
+fn UserEditor(
+    user: UserRow,
+    update: ServerAction<UpdateUser>,
+    activation: ServerAction<SetUserActive>,
+) -> impl IntoView {
+    let me = use_context::<Me>();
+    let is_me = me.as_ref().map(|m| m.user_id) == Some(user.id);
+    let query = use_query_map();
+    let confirming = move || query.with(|q| q.get("confirm").as_deref() == Some("deactivate"));
+    let result: Signal<Option<Result<UserRow, crate::error::AppError>>> = update.value().into();
+    let activation_result: Signal<Option<Result<UserRow, crate::error::AppError>>> =
+        activation.value().into();
+    focus_first_invalid(result);
+    Effect::new(move |_| {
+        if let Some(Ok(saved)) = update.value().get() {
+            toast(format!("Saved {}.", saved.display_name));
+        }
+    });
+    Effect::new(move |_| {
+        if let Some(Ok(changed)) = activation.value().get() {
+            toast(format!(
+                "{} is now {}.",
+                changed.display_name,
+                changed.status.label().to_lowercase()
+            ));
+        }
+    });
+    let id = user.id.to_string();
+    let form_id = id.clone();
+    let deactivated = user.status == UserStatus::Deactivated;
+    view! {
+        <header class="page-header">
+            <div>
+                <h1>{user.display_name.clone()}</h1>
+                <p class="muted">{user.email.clone()} " · " <StatusChip status=user.status/></p>
+            </div>
+        </header>
+        <div class="columns">
+            <section class="panel" aria-labelledby="profile-heading">
+                <h2 id="profile-heading">"Profile"</h2>
+                <FormError error=form_error(result)/>
+                <ActionForm action=update attr:class="stack">
+                    <input type="hidden" name="id" value=form_id/>
+                    <div class="field-row">
+                        <Field label="First name" name="given_name" value=user.given_name.clone() error=field_error(result, "given_name")/>
+                        <Field label="Last name" name="family_name" value=user.family_name.clone() error=field_error(result, "family_name")/>
+                    </div>
+                    <Field label="Email" name="email" kind="email" value=user.email.clone() required=true error=field_error(result, "email")/>
+                    <div class="field" class:invalid=move || field_error(result, "role").get().is_some()>
+                        <label for="role">"Role"</label>
+                        <select id="role" name="role" aria-describedby="role-error">
+                            <option value="member" selected=user.role == Role::Member>"Member: can see and edit their own profile"</option>
+                            <option value="admin" selected=user.role == Role::Admin>"Admin: can manage users and settings"</option>
+                        </select>
+                        <p class="field-error" id="role-error" hidden=move || field_error(result, "role").get().is_none()>
+                            {move || field_error(result, "role").get().unwrap_or_default()}
+                        </p>
+                    </div>
+                    <button type="submit" class="button primary" disabled=move || update.pending().get()>
+                        {move || if update.pending().get() { "Saving…" } else { "Save changes" }}
+                    </button>
+                </ActionForm>
+            </section>
+            <aside class="panel" aria-labelledby="access-heading">
+                <h2 id="access-heading">"Access"</h2>
+                <dl class="facts">
+                    <dt>"Status"</dt><dd><StatusChip status=user.status/></dd>
+                    <dt>"Source"</dt><dd>{user.source.clone()}</dd>
+                    <dt>"Password"</dt><dd>{if user.has_password { "Set" } else { "Not set" }}</dd>
+                    <dt>"Last sign-in"</dt><dd>{format::optional_timestamp(&user.last_login_at, "Never")}</dd>
+                    <dt>"Added"</dt><dd>{format::timestamp(&user.created_at)}</dd>
+                </dl>
+                <FormError error=form_error(activation_result)/>
+                {move || {
+                    let id = id.clone();
+                    if deactivated {
+                        view! {
+                            <ActionForm action=activation>
+                                <input type="hidden" name="id" value=id/>
+                                <input type="hidden" name="active" value="true"/>
+                                <button type="submit" class="button" disabled=move || activation.pending().get()>"Reactivate"</button>
+                            </ActionForm>
+                        }.into_any()
+                    } else if is_me {
+                        view! { <p class="muted">"You cannot deactivate yourself."</p> }.into_any()
+                    } else if confirming() {
+                        view! {
+                            <div class="confirm" role="alertdialog" aria-labelledby="confirm-title" aria-describedby="confirm-body">
+                                <p id="confirm-title"><strong>"Deactivate this user?"</strong></p>
+                                <p id="confirm-body">"They are signed out everywhere at once and cannot sign in until reactivated. Nothing is deleted."</p>
+                                <ActionForm action=activation attr:class="actions">
+                                    <input type="hidden" name="id" value=id.clone()/>
+                                    <input type="hidden" name="active" value="false"/>
+                                    <button type="submit" class="button danger" autofocus=true disabled=move || activation.pending().get()>"Deactivate"</button>
+                                    <A href=format!("/users/{id}") attr:class="button">"Cancel"</A>
+                                </ActionForm>
+                            </div>
+                        }.into_any()
+                    } else {
+                        view! { <A href="?confirm=deactivate" attr:class="button danger-outline">"Deactivate…"</A> }.into_any()
+                    }
+                }}
+            </aside>
+        </div>
+    }
+}

@@ -1,0 +1,238 @@
+//! The Users tab: listing at scale, adding people by hand, editing profiles, deactivating.
+//! This file holds the server functions; the pages are in the submodules.
+
+pub mod create;
+pub mod detail;
+pub mod list;
+
+use crate::error::AppError;
+#[cfg(feature = "ssr")]
+use crate::model::{Role, USERS_PER_PAGE};
+use crate::model::{UserRow, UserSortKey, UserStatus, UsersPage, UsersQuery};
+use leptos::prelude::*;
+use uuid::Uuid;
+
+#[cfg(feature = "ssr")]
+mod convert {
+    use super::*;
+    use identity::users as id;
+
+    pub fn role(role: id::Role) -> Role {
+        match role {
+            id::Role::Admin => Role::Admin,
+            id::Role::Member => Role::Member,
+        }
+    }
+
+    pub fn to_identity_role(role: Role) -> id::Role {
+        match role {
+            Role::Admin => id::Role::Admin,
+            Role::Member => id::Role::Member,
+        }
+    }
+
+    pub fn status(status: id::UserStatus) -> UserStatus {
+        match status {
+            id::UserStatus::Imported => UserStatus::Imported,
+            id::UserStatus::Invited => UserStatus::Invited,
+            id::UserStatus::Active => UserStatus::Active,
+            id::UserStatus::Deactivated => UserStatus::Deactivated,
+            id::UserStatus::Deleted => UserStatus::Deleted,
+        }
+    }
+
+    pub fn to_identity_status(status: UserStatus) -> id::UserStatus {
+        match status {
+            UserStatus::Imported => id::UserStatus::Imported,
+            UserStatus::Invited => id::UserStatus::Invited,
+            UserStatus::Active => id::UserStatus::Active,
+            UserStatus::Deactivated => id::UserStatus::Deactivated,
+            UserStatus::Deleted => id::UserStatus::Deleted,
+        }
+    }
+
+    pub fn source(source: id::UserSource) -> &'static str {
+        match source {
+            id::UserSource::Manual => "Added by hand",
+            id::UserSource::Invite => "Invitation",
+            id::UserSource::Google => "Google Workspace",
+            id::UserSource::Microsoft => "Microsoft Entra ID",
+            id::UserSource::Slack => "Slack",
+            id::UserSource::Scim => "SCIM",
+        }
+    }
+
+    pub fn row(user: id::User) -> UserRow {
+        UserRow {
+            id: user.id,
+            display_name: user.display_name(),
+            given_name: user.given_name,
+            family_name: user.family_name,
+            email: user.email,
+            role: role(user.role),
+            status: status(user.status),
+            source: source(user.source).to_owned(),
+            has_password: user.has_password,
+            last_login_at: user.last_login_at,
+            created_at: user.created_at,
+        }
+    }
+
+    pub fn sort(key: UserSortKey) -> id::UserSort {
+        match key {
+            UserSortKey::Name => id::UserSort::Name,
+            UserSortKey::Email => id::UserSort::Email,
+            UserSortKey::Role => id::UserSort::Role,
+            UserSortKey::Status => id::UserSort::Status,
+            UserSortKey::Created => id::UserSort::Created,
+            UserSortKey::LastLogin => id::UserSort::LastLogin,
+        }
+    }
+}
+
+#[server]
+pub async fn list_users(query: UsersQuery) -> Result<UsersPage, AppError> {
+    let caller = crate::ssr::admin().await?;
+    if query.q.len() > 200 {
+        return Err(AppError::invalid("q", "Search for at most 200 characters."));
+    }
+    let page = query.page.max(1);
+    let q = identity::users::UserQuery {
+        search: Some(query.q.clone()),
+        status: query.status.map(convert::to_identity_status),
+        sort: convert::sort(query.sort),
+        descending: query.descending,
+        page,
+        per_page: USERS_PER_PAGE,
+    };
+    let result = identity::users::list(&caller.state.db, caller.user.org_id, &q)
+        .await
+        .map_err(|e| caller.fail(e))?;
+    Ok(UsersPage {
+        users: result.users.into_iter().map(convert::row).collect(),
+        total: result.total,
+        total_is_lower_bound: result.total_is_lower_bound,
+        page,
+        per_page: USERS_PER_PAGE,
+    })
+}
+
+#[server]
+pub async fn get_user(id: Uuid) -> Result<UserRow, AppError> {
+    let caller = crate::ssr::admin().await?;
+    let user = identity::users::get(&caller.state.db, caller.user.org_id, id)
+        .await
+        .map_err(|e| caller.fail(e))?;
+    Ok(convert::row(user))
+}
+
+#[server]
+pub async fn create_user(
+    email: String,
+    given_name: String,
+    family_name: String,
+    role: String,
+    #[server(default)] password: String,
+) -> Result<Uuid, AppError> {
+    let caller = crate::ssr::admin().await?;
+    let email = identity::EmailAddress::parse(&email).map_err(|e| caller.fail(e))?;
+    let role =
+        Role::parse(&role).ok_or_else(|| AppError::invalid("role", "Choose Admin or Member."))?;
+    let password = Some(password).filter(|p| !p.is_empty());
+    let new = identity::users::NewUser {
+        email,
+        given_name,
+        family_name,
+        role: convert::to_identity_role(role),
+        // With a password the person can sign in at once; without one they wait for an invite.
+        status: if password.is_some() {
+            identity::users::UserStatus::Active
+        } else {
+            identity::users::UserStatus::Imported
+        },
+        source: identity::users::UserSource::Manual,
+        password,
+    };
+    let user = identity::users::create(&caller.state.db, &caller.actor(), new)
+        .await
+        .map_err(|e| caller.fail(e))?;
+    leptos_axum::redirect(&format!("/users/{}", user.id));
+    Ok(user.id)
+}
+
+#[server]
+pub async fn update_user(
+    id: Uuid,
+    email: String,
+    given_name: String,
+    family_name: String,
+    role: String,
+) -> Result<UserRow, AppError> {
+    let caller = crate::ssr::admin().await?;
+    let email = identity::EmailAddress::parse(&email).map_err(|e| caller.fail(e))?;
+    let role =
+        Role::parse(&role).ok_or_else(|| AppError::invalid("role", "Choose Admin or Member."))?;
+    let change = identity::users::ProfileChange {
+        email,
+        given_name,
+        family_name,
+        role: Some(convert::to_identity_role(role)),
+    };
+    let user = identity::users::update_profile(&caller.state.db, &caller.actor(), id, change)
+        .await
+        .map_err(|e| caller.fail(e))?;
+    Ok(convert::row(user))
+}
+
+#[server]
+pub async fn set_user_active(id: Uuid, active: bool) -> Result<UserRow, AppError> {
+    let caller = crate::ssr::admin().await?;
+    let result = if active {
+        identity::users::reactivate(&caller.state.db, &caller.actor(), id).await
+    } else {
+        identity::users::deactivate(&caller.state.db, &caller.actor(), id).await
+    };
+    let user = result.map_err(|e| caller.fail(e))?;
+    leptos_axum::redirect(&format!("/users/{id}"));
+    Ok(convert::row(user))
+}
+
+/// Reads the Users tab state from its URL query.
+pub fn query_from_params(params: &leptos_router::params::ParamsMap) -> UsersQuery {
+    UsersQuery {
+        q: params.get("q").unwrap_or_default(),
+        status: params.get("status").and_then(|s| UserStatus::parse(&s)),
+        sort: UserSortKey::parse(&params.get("sort").unwrap_or_default()),
+        descending: params.get("dir").as_deref() == Some("desc"),
+        page: params
+            .get("page")
+            .and_then(|p| p.parse().ok())
+            .unwrap_or(1)
+            .max(1),
+    }
+}
+
+/// Writes the Users tab state back to a URL, omitting defaults.
+pub fn url_for(query: &UsersQuery) -> String {
+    let mut parts = Vec::new();
+    if !query.q.is_empty() {
+        parts.push(format!("q={}", crate::format::query_value(&query.q)));
+    }
+    if let Some(status) = query.status {
+        parts.push(format!("status={}", status.as_str()));
+    }
+    if query.sort != UserSortKey::Name {
+        parts.push(format!("sort={}", query.sort.as_str()));
+    }
+    if query.descending {
+        parts.push("dir=desc".to_owned());
+    }
+    if query.page > 1 {
+        parts.push(format!("page={}", query.page));
+    }
+    if parts.is_empty() {
+        "/users".to_owned()
+    } else {
+        format!("/users?{}", parts.join("&"))
+    }
+}

@@ -1,0 +1,241 @@
+//! Password sign-in across workspaces: throttled, uniform in its failures, and asking which
+//! workspace only after the password has proved the person owns more than one account.
+
+use crate::audit::{self, Actor, Target};
+use crate::error::{Error, Result};
+use crate::throttle::{self, ThrottlePolicy};
+use crate::token::{self, Secret};
+use crate::users::UserStatus;
+use crate::{password, Db};
+use chrono::{Duration, Utc};
+use serde::{Deserialize, Serialize};
+use sqlx::FromRow;
+use uuid::Uuid;
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct AccountRef {
+    pub org_id: Uuid,
+    pub user_id: Uuid,
+}
+
+#[derive(Debug, Clone)]
+pub struct WorkspaceChoice {
+    pub slug: String,
+    pub name: String,
+}
+
+pub enum SignIn {
+    /// Exactly one account matched: start its session.
+    Account(AccountRef),
+    /// The password matched accounts in several workspaces; the person picks one.
+    ChooseWorkspace {
+        token: Secret,
+        choices: Vec<WorkspaceChoice>,
+    },
+}
+
+pub struct Attempt<'a> {
+    pub email: &'a str,
+    pub password: String,
+    /// Set when signing in through a workspace's own address (`/o/{slug}/login`).
+    pub workspace: Option<&'a str>,
+    pub ip: Option<&'a str>,
+}
+
+#[derive(FromRow)]
+struct Candidate {
+    org_id: Uuid,
+    user_id: Uuid,
+    password_hash: Option<String>,
+    status: UserStatus,
+    slug: String,
+    name: String,
+}
+
+pub async fn sign_in(db: &Db, policy: &ThrottlePolicy, attempt: Attempt<'_>) -> Result<SignIn> {
+    let email = attempt.email.trim();
+    if email.is_empty() || attempt.password.is_empty() {
+        return Err(Error::InvalidCredentials);
+    }
+    let account_key = throttle::account_key(email);
+    let ip_key = attempt.ip.map(throttle::ip_key);
+    let mut keys = vec![(account_key.clone(), policy.max_failures_per_account)];
+    if let Some(ip_key) = &ip_key {
+        keys.push((ip_key.clone(), policy.max_failures_per_ip));
+    }
+    throttle::check(db, policy, &keys).await?;
+
+    let candidates: Vec<Candidate> = sqlx::query_as(
+        "select u.org_id, u.id as user_id, u.password_hash, u.status, o.slug, o.name
+         from users u join orgs o on o.id = u.org_id
+         where lower(u.email) = lower($1) and u.password_hash is not null and u.status in ('active', 'deactivated')
+           and ($2::text is null or lower(o.slug) = lower($2))
+         order by o.name
+         limit 20",
+    )
+    .bind(email)
+    .bind(attempt.workspace)
+    .fetch_all(db)
+    .await?;
+
+    let mut matched = Vec::new();
+    if candidates.is_empty() {
+        password::verify(attempt.password.clone(), None).await;
+    }
+    for candidate in candidates {
+        if password::verify(attempt.password.clone(), candidate.password_hash.clone()).await {
+            matched.push(candidate);
+        }
+    }
+
+    if matched.is_empty() {
+        throttle::record_failure(db, policy, &account_key).await?;
+        if let Some(ip_key) = &ip_key {
+            throttle::record_failure(db, policy, ip_key).await?;
+        }
+        return Err(Error::InvalidCredentials);
+    }
+    throttle::clear(db, &account_key).await?;
+
+    let (active, deactivated): (Vec<_>, Vec<_>) = matched
+        .into_iter()
+        .partition(|c| c.status == UserStatus::Active);
+    match active.len() {
+        0 => {
+            // Only someone who knows the password learns this, so saying it plainly is safe.
+            let names: Vec<String> = deactivated.iter().map(|c| c.name.clone()).collect();
+            Err(Error::Forbidden(format!(
+                "Your account in {} has been deactivated. Ask an admin of that workspace to reactivate it.",
+                names.join(", ")
+            )))
+        }
+        1 => Ok(SignIn::Account(AccountRef {
+            org_id: active[0].org_id,
+            user_id: active[0].user_id,
+        })),
+        _ => {
+            let token = Secret::generate();
+            let refs: Vec<AccountRef> = active
+                .iter()
+                .map(|c| AccountRef {
+                    org_id: c.org_id,
+                    user_id: c.user_id,
+                })
+                .collect();
+            sqlx::query("insert into pending_logins (token_hash, user_refs, expires_at) values ($1, $2, $3)")
+                .bind(token.digest())
+                .bind(serde_json::to_value(&refs).map_err(|e| Error::Internal(e.to_string()))?)
+                .bind(Utc::now() + Duration::minutes(5))
+                .execute(db)
+                .await?;
+            let choices = active
+                .into_iter()
+                .map(|c| WorkspaceChoice {
+                    slug: c.slug,
+                    name: c.name,
+                })
+                .collect();
+            Ok(SignIn::ChooseWorkspace { token, choices })
+        }
+    }
+}
+
+/// Lists the workspaces a pending sign-in may continue into (for re-rendering the chooser).
+pub async fn pending_choices(db: &Db, pending_token: &str) -> Result<Vec<WorkspaceChoice>> {
+    let refs: Option<serde_json::Value> = sqlx::query_scalar(
+        "select user_refs from pending_logins where token_hash = $1 and expires_at > now()",
+    )
+    .bind(token::digest(pending_token))
+    .fetch_optional(db)
+    .await?;
+    let Some(refs) = refs else { return Ok(vec![]) };
+    let refs: Vec<AccountRef> = serde_json::from_value(refs).unwrap_or_default();
+    let org_ids: Vec<Uuid> = refs.iter().map(|r| r.org_id).collect();
+    let rows: Vec<(String, String)> =
+        sqlx::query_as("select slug, name from orgs where id = any($1) order by name")
+            .bind(&org_ids)
+            .fetch_all(db)
+            .await?;
+    Ok(rows
+        .into_iter()
+        .map(|(slug, name)| WorkspaceChoice { slug, name })
+        .collect())
+}
+
+/// Completes a sign-in that matched several workspaces. Single use: the pending record is
+/// consumed whatever the choice.
+pub async fn choose_workspace(db: &Db, pending_token: &str, slug: &str) -> Result<AccountRef> {
+    let refs: Option<serde_json::Value> =
+        sqlx::query_scalar("delete from pending_logins where token_hash = $1 and expires_at > now() returning user_refs")
+            .bind(token::digest(pending_token))
+            .fetch_optional(db)
+            .await?;
+    let refs: Vec<AccountRef> = refs
+        .and_then(|r| serde_json::from_value(r).ok())
+        .ok_or_else(|| {
+            Error::Forbidden(
+                "That sign-in has expired. Enter your email and password again.".into(),
+            )
+        })?;
+    let org_ids: Vec<Uuid> = refs.iter().map(|r| r.org_id).collect();
+    let chosen: Option<Uuid> =
+        sqlx::query_scalar("select id from orgs where id = any($1) and lower(slug) = lower($2)")
+            .bind(&org_ids)
+            .bind(slug)
+            .fetch_optional(db)
+            .await?;
+    let org_id = chosen.ok_or(Error::NotFound)?;
+    let account = refs
+        .into_iter()
+        .find(|r| r.org_id == org_id)
+        .ok_or(Error::NotFound)?;
+    let still_active: bool = sqlx::query_scalar(
+        "select exists (select 1 from users where org_id = $1 and id = $2 and status = 'active')",
+    )
+    .bind(account.org_id)
+    .bind(account.user_id)
+    .fetch_one(db)
+    .await?;
+    if !still_active {
+        return Err(Error::InvalidCredentials);
+    }
+    Ok(account)
+}
+
+/// Stamps the sign-in on the user and in the audit log, together.
+pub async fn record_login(
+    db: &Db,
+    account: &AccountRef,
+    method: &str,
+    ip: Option<String>,
+    request_id: Option<String>,
+) -> Result<()> {
+    let mut tx = db.begin().await?;
+    let email: String = sqlx::query_scalar(
+        "update users set last_login_at = now() where org_id = $1 and id = $2 returning email",
+    )
+    .bind(account.org_id)
+    .bind(account.user_id)
+    .fetch_one(&mut *tx)
+    .await?;
+    let actor = Actor {
+        org_id: account.org_id,
+        user_id: Some(account.user_id),
+        label: email.clone(),
+        ip,
+        request_id,
+    };
+    audit::record(
+        &mut tx,
+        &actor,
+        "user.signed_in",
+        Some(Target {
+            id: account.user_id,
+            label: &email,
+        }),
+        serde_json::json!({ "method": method }),
+    )
+    .await?;
+    tx.commit().await?;
+    Ok(())
+}

@@ -1,0 +1,525 @@
+//! People in an organisation: listing at scale, manual creation, profile edits, and the
+//! deactivate / reactivate lifecycle with its safety rules.
+
+use crate::audit::{self, Actor, Target};
+use crate::email::EmailAddress;
+use crate::error::{Error, Result};
+use crate::{password, Db};
+use chrono::{DateTime, Utc};
+use serde_json::json;
+use sqlx::{FromRow, PgConnection, Postgres, QueryBuilder};
+use uuid::Uuid;
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, sqlx::Type)]
+#[sqlx(type_name = "text", rename_all = "lowercase")]
+pub enum Role {
+    Admin,
+    Member,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, sqlx::Type)]
+#[sqlx(type_name = "text", rename_all = "lowercase")]
+pub enum UserStatus {
+    Imported,
+    Invited,
+    Active,
+    Deactivated,
+    Deleted,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, sqlx::Type)]
+#[sqlx(type_name = "text", rename_all = "lowercase")]
+pub enum UserSource {
+    Manual,
+    Invite,
+    Google,
+    Microsoft,
+    Slack,
+    Scim,
+}
+
+#[derive(Debug, Clone, FromRow)]
+pub struct User {
+    pub org_id: Uuid,
+    pub id: Uuid,
+    pub email: String,
+    pub given_name: String,
+    pub family_name: String,
+    pub role: Role,
+    pub status: UserStatus,
+    pub source: UserSource,
+    pub has_password: bool,
+    pub version: i64,
+    pub last_login_at: Option<DateTime<Utc>>,
+    pub created_at: DateTime<Utc>,
+    pub updated_at: DateTime<Utc>,
+}
+
+impl User {
+    pub fn display_name(&self) -> String {
+        display_name(&self.given_name, &self.family_name, &self.email)
+    }
+}
+
+pub fn display_name(given: &str, family: &str, email: &str) -> String {
+    let name = format!("{given} {family}");
+    let name = name.trim();
+    if name.is_empty() {
+        email.to_owned()
+    } else {
+        name.to_owned()
+    }
+}
+
+const USER_COLUMNS: &str = "org_id, id, email, given_name, family_name, role, status, source, \
+     password_hash is not null as has_password, version, last_login_at, created_at, updated_at";
+
+/// A name as typed, trimmed; empty is allowed (the email stands in).
+pub fn parse_name(field: &'static str, raw: &str) -> Result<String> {
+    let name = raw.trim();
+    if name.chars().count() > 100 {
+        return Err(Error::invalid(
+            field,
+            "Names can be at most 100 characters.",
+        ));
+    }
+    if name.chars().any(char::is_control) {
+        return Err(Error::invalid(
+            field,
+            "Names cannot contain control characters.",
+        ));
+    }
+    Ok(name.to_owned())
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum UserSort {
+    #[default]
+    Name,
+    Email,
+    Role,
+    Status,
+    Created,
+    LastLogin,
+}
+
+#[derive(Debug, Clone, Default)]
+pub struct UserQuery {
+    pub search: Option<String>,
+    pub status: Option<UserStatus>,
+    pub sort: UserSort,
+    pub descending: bool,
+    /// 1-based.
+    pub page: u32,
+    pub per_page: u32,
+}
+
+#[derive(Debug, Clone)]
+pub struct UserPage {
+    pub users: Vec<User>,
+    pub total: i64,
+    /// True when a search matched more rows than we are willing to count exactly.
+    pub total_is_lower_bound: bool,
+}
+
+/// Searches past this many matches show "10,000+" rather than counting every row.
+pub const SEARCH_COUNT_CAP: i64 = 10_000;
+pub const MAX_PER_PAGE: u32 = 200;
+
+fn push_filters<'a>(
+    qb: &mut QueryBuilder<'a, Postgres>,
+    org_id: Uuid,
+    query: &'a UserQuery,
+    pattern: &'a Option<String>,
+) {
+    qb.push(" where org_id = ").push_bind(org_id);
+    // Deleted users are kept for SCIM history but never listed.
+    match query.status {
+        Some(status) => {
+            qb.push(" and status = ").push_bind(status);
+        }
+        None => {
+            qb.push(" and status <> 'deleted'");
+        }
+    }
+    if let Some(pattern) = pattern {
+        qb.push(" and search_text like ")
+            .push_bind(pattern.as_str());
+    }
+}
+
+fn like_pattern(search: &str) -> String {
+    let escaped = search
+        .trim()
+        .to_lowercase()
+        .replace('\\', "\\\\")
+        .replace('%', "\\%")
+        .replace('_', "\\_");
+    format!("%{escaped}%")
+}
+
+pub async fn list(db: &Db, org_id: Uuid, query: &UserQuery) -> Result<UserPage> {
+    let per_page = query.per_page.clamp(1, MAX_PER_PAGE) as i64;
+    let page = query.page.max(1) as i64;
+    let pattern = query
+        .search
+        .as_deref()
+        .map(str::trim)
+        .filter(|s| !s.is_empty())
+        .map(like_pattern);
+
+    let mut qb = QueryBuilder::new(format!("select {USER_COLUMNS} from users"));
+    push_filters(&mut qb, org_id, query, &pattern);
+    // Sort keys come from a closed enum, never from the request text.
+    let (column, nulls) = match query.sort {
+        UserSort::Name => ("sort_name", ""),
+        UserSort::Email => ("lower(email)", ""),
+        UserSort::Role => ("role", ""),
+        UserSort::Status => ("status", ""),
+        UserSort::Created => ("created_at", ""),
+        UserSort::LastLogin => (
+            "last_login_at",
+            if query.descending {
+                " nulls last"
+            } else {
+                " nulls first"
+            },
+        ),
+    };
+    let direction = if query.descending { " desc" } else { " asc" };
+    qb.push(format!(
+        " order by {column}{direction}{nulls}, id{direction}"
+    ));
+    qb.push(" limit ")
+        .push_bind(per_page)
+        .push(" offset ")
+        .push_bind((page - 1) * per_page);
+    let users: Vec<User> = qb.build_query_as().fetch_all(db).await?;
+
+    let (total, total_is_lower_bound) = if pattern.is_some() {
+        let mut count = QueryBuilder::new("select count(*) from (select 1 from users");
+        push_filters(&mut count, org_id, query, &pattern);
+        count
+            .push(" limit ")
+            .push_bind(SEARCH_COUNT_CAP + 1)
+            .push(") capped");
+        let n: i64 = count.build_query_scalar().fetch_one(db).await?;
+        (n.min(SEARCH_COUNT_CAP), n > SEARCH_COUNT_CAP)
+    } else {
+        (count_by_status(db, org_id, query.status).await?, false)
+    };
+    Ok(UserPage {
+        users,
+        total,
+        total_is_lower_bound,
+    })
+}
+
+/// Reads the trigger-maintained counters instead of counting rows.
+pub async fn count_by_status(db: &Db, org_id: Uuid, status: Option<UserStatus>) -> Result<i64> {
+    let n: Option<i64> = match status {
+        Some(status) => {
+            sqlx::query_scalar("select n from org_user_counts where org_id = $1 and status = $2")
+                .bind(org_id)
+                .bind(status)
+                .fetch_optional(db)
+                .await?
+        }
+        None => sqlx::query_scalar(
+            "select sum(n)::bigint from org_user_counts where org_id = $1 and status <> 'deleted'",
+        )
+        .bind(org_id)
+        .fetch_one(db)
+        .await?,
+    };
+    Ok(n.unwrap_or(0))
+}
+
+pub async fn get(db: &Db, org_id: Uuid, user_id: Uuid) -> Result<User> {
+    sqlx::query_as(&format!(
+        "select {USER_COLUMNS} from users where org_id = $1 and id = $2 and status <> 'deleted'"
+    ))
+    .bind(org_id)
+    .bind(user_id)
+    .fetch_optional(db)
+    .await?
+    .ok_or(Error::NotFound)
+}
+
+async fn get_for_update(conn: &mut PgConnection, org_id: Uuid, user_id: Uuid) -> Result<User> {
+    sqlx::query_as(&format!(
+        "select {USER_COLUMNS} from users where org_id = $1 and id = $2 and status <> 'deleted' for update"
+    ))
+    .bind(org_id)
+    .bind(user_id)
+    .fetch_optional(conn)
+    .await?
+    .ok_or(Error::NotFound)
+}
+
+#[derive(Debug, Clone)]
+pub struct NewUser {
+    pub email: EmailAddress,
+    pub given_name: String,
+    pub family_name: String,
+    pub role: Role,
+    pub status: UserStatus,
+    pub source: UserSource,
+    /// Plain password to hash; `None` leaves the account without one (invite or SSO later).
+    pub password: Option<String>,
+}
+
+/// Inserts a user inside the caller's transaction (used by org creation and the CLI as well).
+pub async fn insert(
+    conn: &mut PgConnection,
+    org_id: Uuid,
+    new: &NewUser,
+    password_hash: Option<String>,
+) -> Result<User> {
+    let user: User = sqlx::query_as(&format!(
+        "insert into users (org_id, id, email, given_name, family_name, role, status, source, password_hash)
+         values ($1, $2, $3, $4, $5, $6, $7, $8, $9) returning {USER_COLUMNS}"
+    ))
+    .bind(org_id)
+    .bind(Uuid::now_v7())
+    .bind(new.email.as_str())
+    .bind(parse_name("given_name", &new.given_name)?)
+    .bind(parse_name("family_name", &new.family_name)?)
+    .bind(new.role)
+    .bind(new.status)
+    .bind(new.source)
+    .bind(password_hash)
+    .fetch_one(conn)
+    .await?;
+    Ok(user)
+}
+
+pub async fn create(db: &Db, actor: &Actor, new: NewUser) -> Result<User> {
+    parse_name("given_name", &new.given_name)?;
+    parse_name("family_name", &new.family_name)?;
+    let password_hash = match &new.password {
+        Some(p) => Some(password::hash(p.clone()).await?),
+        None => None,
+    };
+    let mut tx = db.begin().await?;
+    let user = insert(&mut tx, actor.org_id, &new, password_hash).await?;
+    audit::record(
+        &mut tx,
+        actor,
+        "user.created",
+        Some(Target { id: user.id, label: &user.email }),
+        json!({ "role": role_str(user.role), "status": status_str(user.status), "with_password": user.has_password }),
+    )
+    .await?;
+    tx.commit().await?;
+    Ok(user)
+}
+
+#[derive(Debug, Clone)]
+pub struct ProfileChange {
+    pub email: EmailAddress,
+    pub given_name: String,
+    pub family_name: String,
+    /// `None` keeps the role (members editing their own profile cannot change it).
+    pub role: Option<Role>,
+}
+
+/// Serialises every change that could leave an org without an active admin.
+async fn lock_org(conn: &mut PgConnection, org_id: Uuid) -> Result<()> {
+    sqlx::query("select 1 from orgs where id = $1 for update")
+        .bind(org_id)
+        .fetch_one(conn)
+        .await?;
+    Ok(())
+}
+
+async fn other_active_admins(conn: &mut PgConnection, org_id: Uuid, user_id: Uuid) -> Result<i64> {
+    Ok(sqlx::query_scalar(
+        "select count(*) from users where org_id = $1 and id <> $2 and role = 'admin' and status = 'active'",
+    )
+    .bind(org_id)
+    .bind(user_id)
+    .fetch_one(conn)
+    .await?)
+}
+
+pub async fn update_profile(
+    db: &Db,
+    actor: &Actor,
+    user_id: Uuid,
+    change: ProfileChange,
+) -> Result<User> {
+    let given_name = parse_name("given_name", &change.given_name)?;
+    let family_name = parse_name("family_name", &change.family_name)?;
+    let mut tx = db.begin().await?;
+    lock_org(&mut tx, actor.org_id).await?;
+    let before = get_for_update(&mut tx, actor.org_id, user_id).await?;
+    let role = change.role.unwrap_or(before.role);
+    if before.role == Role::Admin
+        && role == Role::Member
+        && before.status == UserStatus::Active
+        && other_active_admins(&mut tx, actor.org_id, user_id).await? == 0
+    {
+        return Err(Error::conflict(
+            "role",
+            "This is the last active admin. Make someone else an admin first, then change this role.",
+        ));
+    }
+    let after: User = sqlx::query_as(&format!(
+        "update users set email = $3, given_name = $4, family_name = $5, role = $6, version = version + 1
+         where org_id = $1 and id = $2 returning {USER_COLUMNS}"
+    ))
+    .bind(actor.org_id)
+    .bind(user_id)
+    .bind(change.email.as_str())
+    .bind(&given_name)
+    .bind(&family_name)
+    .bind(role)
+    .fetch_one(&mut *tx)
+    .await?;
+
+    let mut changed = serde_json::Map::new();
+    let mut note = |field: &str, from: &str, to: &str| {
+        if from != to {
+            changed.insert(field.to_owned(), json!({ "from": from, "to": to }));
+        }
+    };
+    note("email", &before.email, &after.email);
+    note("given_name", &before.given_name, &after.given_name);
+    note("family_name", &before.family_name, &after.family_name);
+    note("role", role_str(before.role), role_str(after.role));
+    if !changed.is_empty() {
+        audit::record(
+            &mut tx,
+            actor,
+            "user.updated",
+            Some(Target {
+                id: after.id,
+                label: &after.email,
+            }),
+            changed.into(),
+        )
+        .await?;
+    }
+    tx.commit().await?;
+    Ok(after)
+}
+
+/// Deactivation ends every session of the user in the same transaction, so the very next
+/// request they make is refused.
+pub async fn deactivate(db: &Db, actor: &Actor, user_id: Uuid) -> Result<User> {
+    if actor.user_id == Some(user_id) {
+        return Err(Error::conflict(
+            "status",
+            "You cannot deactivate yourself. Ask another admin.",
+        ));
+    }
+    let mut tx = db.begin().await?;
+    lock_org(&mut tx, actor.org_id).await?;
+    let before = get_for_update(&mut tx, actor.org_id, user_id).await?;
+    if before.status == UserStatus::Deactivated {
+        return Ok(before);
+    }
+    if before.role == Role::Admin
+        && before.status == UserStatus::Active
+        && other_active_admins(&mut tx, actor.org_id, user_id).await? == 0
+    {
+        return Err(Error::conflict(
+            "status",
+            "This is the last active admin and cannot be deactivated.",
+        ));
+    }
+    let after = set_status(&mut tx, actor.org_id, user_id, UserStatus::Deactivated).await?;
+    let ended = crate::sessions::revoke_all_for_user(&mut tx, actor.org_id, user_id).await?;
+    audit::record(
+        &mut tx,
+        actor,
+        "user.deactivated",
+        Some(Target {
+            id: after.id,
+            label: &after.email,
+        }),
+        json!({ "sessions_ended": ended, "previous_status": status_str(before.status) }),
+    )
+    .await?;
+    tx.commit().await?;
+    Ok(after)
+}
+
+/// Brings a deactivated user back: active if they have ever been able to sign in, otherwise
+/// back to imported so they can be invited.
+pub async fn reactivate(db: &Db, actor: &Actor, user_id: Uuid) -> Result<User> {
+    let mut tx = db.begin().await?;
+    let before = get_for_update(&mut tx, actor.org_id, user_id).await?;
+    if before.status != UserStatus::Deactivated {
+        return Ok(before);
+    }
+    let status = if before.has_password || before.last_login_at.is_some() {
+        UserStatus::Active
+    } else {
+        UserStatus::Imported
+    };
+    let after = set_status(&mut tx, actor.org_id, user_id, status).await?;
+    audit::record(
+        &mut tx,
+        actor,
+        "user.reactivated",
+        Some(Target {
+            id: after.id,
+            label: &after.email,
+        }),
+        json!({ "status": status_str(status) }),
+    )
+    .await?;
+    tx.commit().await?;
+    Ok(after)
+}
+
+async fn set_status(
+    conn: &mut PgConnection,
+    org_id: Uuid,
+    user_id: Uuid,
+    status: UserStatus,
+) -> Result<User> {
+    Ok(sqlx::query_as(&format!(
+        "update users set status = $3, version = version + 1 where org_id = $1 and id = $2 returning {USER_COLUMNS}"
+    ))
+    .bind(org_id)
+    .bind(user_id)
+    .bind(status)
+    .fetch_one(conn)
+    .await?)
+}
+
+pub fn role_str(role: Role) -> &'static str {
+    match role {
+        Role::Admin => "admin",
+        Role::Member => "member",
+    }
+}
+
+pub fn status_str(status: UserStatus) -> &'static str {
+    match status {
+        UserStatus::Imported => "imported",
+        UserStatus::Invited => "invited",
+        UserStatus::Active => "active",
+        UserStatus::Deactivated => "deactivated",
+        UserStatus::Deleted => "deleted",
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn search_wildcards_typed_by_a_person_match_literally() {
+        assert_eq!(like_pattern(" 100%_A\\ "), "%100\\%\\_a\\\\%");
+    }
+
+    #[test]
+    fn a_user_without_names_is_displayed_by_email() {
+        assert_eq!(display_name(" ", "", "a@b.co"), "a@b.co");
+        assert_eq!(display_name("Ada", "Lovelace", "a@b.co"), "Ada Lovelace");
+    }
+}

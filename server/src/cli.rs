@@ -1,0 +1,132 @@
+//! What each subcommand does.
+
+use crate::config::{Cli, Command, OrgCommand, RoleArg, UserCommand};
+use crate::startup::{shutdown_signal, Application, Database};
+use anyhow::{anyhow, Context, Result};
+use identity::audit::Actor;
+use identity::orgs::{Creation, NewOrg};
+use identity::users::{NewUser, Role, UserSource, UserStatus};
+use identity::EmailAddress;
+use std::io::BufRead;
+
+pub async fn run(cli: Cli) -> Result<()> {
+    let settings = cli.settings;
+    match cli.command.unwrap_or(Command::Serve) {
+        Command::Serve => {
+            let started = std::time::Instant::now();
+            let database = Database::open(&settings).await?;
+            let app = Application::build(&settings, database.db.clone()).await?;
+            let url = match &settings.public_url {
+                Some(url) => url.clone(),
+                None => format!("http://{}", app.local_addr()),
+            };
+            tracing::info!(elapsed_ms = started.elapsed().as_millis() as u64, "ready");
+            println!("Rollcall is running at {url}  (Ctrl-C to stop)");
+            let result = app.run_until(shutdown_signal()).await;
+            database.close().await;
+            result
+        }
+        Command::Migrate => {
+            let database = Database::open(&settings).await?;
+            println!("migrations applied");
+            database.close().await;
+            Ok(())
+        }
+        Command::Org(OrgCommand::Create {
+            name,
+            admin_email,
+            admin_given_name,
+            admin_family_name,
+            admin_password_stdin: _,
+        }) => {
+            let password =
+                read_stdin_line().context("reading the admin password from standard input")?;
+            let email = EmailAddress::parse(&admin_email).map_err(|e| anyhow!("{e}"))?;
+            let database = Database::open(&settings).await?;
+            let new = NewOrg {
+                name,
+                admin_email: email,
+                admin_given_name,
+                admin_family_name,
+                admin_password: password,
+            };
+            let result =
+                identity::orgs::create_with_admin(&database.db, new, Creation::Additional, None)
+                    .await;
+            database.close().await;
+            let (org, _) = result.map_err(|e| anyhow!("{e}"))?;
+            println!("{}", org.slug);
+            println!(
+                "Created workspace \u{201c}{}\u{201d}; sign in at /o/{}/login",
+                org.name, org.slug
+            );
+            Ok(())
+        }
+        Command::Org(OrgCommand::List) => {
+            let database = Database::open(&settings).await?;
+            let rows: Vec<(String, String)> =
+                sqlx::query_as("select slug, name from orgs order by slug")
+                    .fetch_all(&database.db)
+                    .await?;
+            database.close().await;
+            for (slug, name) in rows {
+                println!("{slug}\t{name}");
+            }
+            Ok(())
+        }
+        Command::User(UserCommand::Create {
+            org,
+            email,
+            given_name,
+            family_name,
+            role,
+            password_stdin,
+        }) => {
+            let password = if password_stdin {
+                Some(read_stdin_line().context("reading the password from standard input")?)
+            } else {
+                None
+            };
+            let email = EmailAddress::parse(&email).map_err(|e| anyhow!("{e}"))?;
+            let database = Database::open(&settings).await?;
+            let result = async {
+                let org = identity::orgs::find_by_slug(&database.db, &org)
+                    .await?
+                    .ok_or(identity::Error::NotFound)?;
+                let new = NewUser {
+                    email,
+                    given_name,
+                    family_name,
+                    role: match role {
+                        RoleArg::Admin => Role::Admin,
+                        RoleArg::Member => Role::Member,
+                    },
+                    status: if password.is_some() {
+                        UserStatus::Active
+                    } else {
+                        UserStatus::Imported
+                    },
+                    source: UserSource::Manual,
+                    password,
+                };
+                identity::users::create(&database.db, &Actor::system(org.id, "cli"), new).await
+            }
+            .await;
+            database.close().await;
+            let user = result.map_err(|e| match e {
+                identity::Error::NotFound => {
+                    anyhow!("no workspace with that slug (see `rollcall org list`)")
+                }
+                other => anyhow!("{other}"),
+            })?;
+            println!("{}", user.id);
+            Ok(())
+        }
+    }
+}
+
+fn read_stdin_line() -> Result<String> {
+    let mut line = String::new();
+    std::io::stdin().lock().read_line(&mut line)?;
+    Ok(line.trim_end_matches(['\n', '\r']).to_owned())
+}

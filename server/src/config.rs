@@ -1,0 +1,185 @@
+//! Command line and environment configuration. Every option has a flag and an environment
+//! variable; the README lists them all.
+
+use clap::{Args, Parser, Subcommand, ValueEnum};
+use std::net::SocketAddr;
+use std::path::PathBuf;
+
+#[derive(Debug, Clone, Parser)]
+#[command(
+    name = "rollcall",
+    version,
+    about = "Rollcall: user access for B2B apps"
+)]
+pub struct Cli {
+    #[command(flatten)]
+    pub settings: Settings,
+    #[arg(
+        long,
+        env = "ROLLCALL_LOG_FORMAT",
+        value_enum,
+        default_value = "human",
+        global = true
+    )]
+    pub log_format: LogFormat,
+    #[command(subcommand)]
+    pub command: Option<Command>,
+}
+
+#[derive(Debug, Clone, Copy, ValueEnum)]
+pub enum LogFormat {
+    Human,
+    Json,
+}
+
+#[derive(Debug, Clone, Args)]
+pub struct Settings {
+    /// PostgreSQL to use. Without it, Rollcall runs its own cluster under the data directory.
+    #[arg(long, env = "DATABASE_URL", hide_env_values = true, global = true)]
+    pub database_url: Option<String>,
+    /// Local state: the embedded database cluster and its logs.
+    #[arg(
+        long,
+        env = "ROLLCALL_DATA_DIR",
+        default_value = ".rollcall",
+        global = true
+    )]
+    pub data_dir: PathBuf,
+    /// Address and port to listen on (port 0 picks a free one).
+    #[arg(
+        long,
+        env = "ROLLCALL_LISTEN",
+        default_value = "127.0.0.1:3000",
+        global = true
+    )]
+    pub listen: SocketAddr,
+    /// The address people use to reach Rollcall, e.g. https://id.example.com. Decides secure
+    /// cookies and which origins may post forms. Defaults to http://<listen address>.
+    #[arg(long, env = "ROLLCALL_PUBLIC_URL", global = true)]
+    pub public_url: Option<String>,
+    /// Let anyone create a new workspace from the sign-in page.
+    #[arg(long, env = "ROLLCALL_OPEN_SIGNUP", global = true)]
+    pub open_signup: bool,
+    /// Minutes of inactivity after which a session ends.
+    #[arg(
+        long,
+        env = "ROLLCALL_SESSION_IDLE_MINUTES",
+        default_value_t = 480,
+        global = true
+    )]
+    pub session_idle_minutes: i64,
+    /// Hours after sign-in at which a session ends however active it is.
+    #[arg(
+        long,
+        env = "ROLLCALL_SESSION_MAX_HOURS",
+        default_value_t = 336,
+        global = true
+    )]
+    pub session_max_hours: i64,
+    /// Trust the first address in X-Forwarded-For (only behind your own reverse proxy).
+    #[arg(long, env = "ROLLCALL_TRUST_PROXY", global = true)]
+    pub trust_proxy: bool,
+    /// Failed sign-ins allowed per account in 15 minutes.
+    #[arg(
+        long,
+        env = "ROLLCALL_LOGIN_MAX_FAILURES_PER_ACCOUNT",
+        default_value_t = 10,
+        global = true
+    )]
+    pub login_max_failures_per_account: i32,
+    /// Failed sign-ins allowed per client address in 15 minutes.
+    #[arg(
+        long,
+        env = "ROLLCALL_LOGIN_MAX_FAILURES_PER_IP",
+        default_value_t = 50,
+        global = true
+    )]
+    pub login_max_failures_per_ip: i32,
+    /// Largest pool of database connections per app server.
+    #[arg(
+        long,
+        env = "ROLLCALL_DB_MAX_CONNECTIONS",
+        default_value_t = 20,
+        global = true
+    )]
+    pub db_max_connections: u32,
+    /// Where the built site (WASM, JS, CSS, public files) lives.
+    #[arg(
+        long,
+        env = "LEPTOS_SITE_ROOT",
+        default_value = "target/site",
+        global = true
+    )]
+    pub site_root: String,
+}
+
+#[derive(Debug, Clone, Subcommand)]
+pub enum Command {
+    /// Serve the app (the default).
+    Serve,
+    /// Apply database migrations and exit.
+    Migrate,
+    /// Manage organisations.
+    #[command(subcommand)]
+    Org(OrgCommand),
+    /// Manage users.
+    #[command(subcommand)]
+    User(UserCommand),
+}
+
+#[derive(Debug, Clone, Subcommand)]
+pub enum OrgCommand {
+    /// Create an organisation and its first admin; prints the organisation's slug first.
+    Create {
+        #[arg(long)]
+        name: String,
+        #[arg(long)]
+        admin_email: String,
+        #[arg(long, default_value = "")]
+        admin_given_name: String,
+        #[arg(long, default_value = "")]
+        admin_family_name: String,
+        /// Read the admin's password from the first line of standard input.
+        #[arg(long, required = true)]
+        admin_password_stdin: bool,
+    },
+    /// List organisations.
+    List,
+}
+
+#[derive(Debug, Clone, Subcommand)]
+pub enum UserCommand {
+    /// Add a user to an organisation.
+    Create {
+        /// The organisation's slug.
+        #[arg(long)]
+        org: String,
+        #[arg(long)]
+        email: String,
+        #[arg(long, default_value = "")]
+        given_name: String,
+        #[arg(long, default_value = "")]
+        family_name: String,
+        #[arg(long, value_enum, default_value = "member")]
+        role: RoleArg,
+        /// Read a password from the first line of standard input (else the user has none yet).
+        #[arg(long)]
+        password_stdin: bool,
+    },
+}
+
+#[derive(Debug, Clone, Copy, ValueEnum)]
+pub enum RoleArg {
+    Admin,
+    Member,
+}
+
+impl Settings {
+    pub fn public_url(&self) -> String {
+        self.public_url
+            .clone()
+            .unwrap_or_else(|| format!("http://{}", self.listen))
+            .trim_end_matches('/')
+            .to_owned()
+    }
+}

@@ -1,0 +1,313 @@
+//! Plain HTML form endpoints for first-run setup, sign-in and sign-out. They work with or
+//! without JavaScript: success redirects onward with a fresh session cookie; failure
+//! redirects back with a one-shot flash that the page shows inline.
+
+use app::model::Flash;
+use app::ssr::{
+    cookie, cookie_value, encode_flash, RequestContext, SharedState, FLASH_COOKIE, PENDING_COOKIE,
+    SESSION_COOKIE,
+};
+use axum::extract::State;
+use axum::http::{header, HeaderValue};
+use axum::response::{IntoResponse, Redirect, Response};
+use axum::{Extension, Form};
+use identity::auth::{AccountRef, Attempt, SignIn};
+use identity::orgs::{Creation, NewOrg};
+use identity::sessions::NewSession;
+use identity::EmailAddress;
+use serde::Deserialize;
+
+#[derive(Deserialize)]
+pub struct SetupForm {
+    #[serde(default)]
+    org_name: String,
+    #[serde(default)]
+    given_name: String,
+    #[serde(default)]
+    family_name: String,
+    #[serde(default)]
+    email: String,
+    #[serde(default)]
+    password: String,
+}
+
+pub async fn setup(
+    State(state): State<SharedState>,
+    Extension(ctx): Extension<RequestContext>,
+    Form(form): Form<SetupForm>,
+) -> Response {
+    let back = |err: identity::Error| {
+        let mut flash = flash_for(err, &ctx.request_id);
+        for (k, v) in [
+            ("org_name", &form.org_name),
+            ("given_name", &form.given_name),
+            ("family_name", &form.family_name),
+            ("email", &form.email),
+        ] {
+            flash.values.insert(k.into(), v.clone());
+        }
+        redirect_with_flash("/setup", &flash, state.secure_cookies)
+    };
+    let first_run = match identity::orgs::any_exists(&state.db).await {
+        Ok(exists) => !exists,
+        Err(err) => return back(err),
+    };
+    if !first_run && !state.open_signup {
+        return back(identity::Error::Forbidden(
+            "This server already has a workspace and does not allow new ones. Ask its operator, or sign in.".into(),
+        ));
+    }
+    let email = match EmailAddress::parse(&form.email) {
+        Ok(email) => email,
+        Err(err) => return back(err),
+    };
+    let new = NewOrg {
+        name: form.org_name.clone(),
+        admin_email: email,
+        admin_given_name: form.given_name.clone(),
+        admin_family_name: form.family_name.clone(),
+        admin_password: form.password.clone(),
+    };
+    let creation = if first_run {
+        Creation::FirstRun
+    } else {
+        Creation::Additional
+    };
+    match identity::orgs::create_with_admin(&state.db, new, creation, ctx.ip.clone()).await {
+        Ok((org, user)) => {
+            tracing::info!(org = %org.slug, "workspace created");
+            start_session(
+                &state,
+                &ctx,
+                AccountRef {
+                    org_id: org.id,
+                    user_id: user.id,
+                },
+                "/users",
+                "setup",
+            )
+            .await
+        }
+        Err(err) => back(err),
+    }
+}
+
+#[derive(Deserialize)]
+pub struct LoginForm {
+    #[serde(default)]
+    email: String,
+    #[serde(default)]
+    password: String,
+    /// Set by a workspace's own sign-in page.
+    #[serde(default)]
+    workspace: String,
+    /// Where to go after signing in (a path on this site).
+    #[serde(default)]
+    next: String,
+}
+
+pub async fn login(
+    State(state): State<SharedState>,
+    Extension(ctx): Extension<RequestContext>,
+    Form(form): Form<LoginForm>,
+) -> Response {
+    let workspace = Some(form.workspace.trim()).filter(|w| !w.is_empty());
+    let login_page = match workspace {
+        Some(slug) => format!("/o/{slug}/login"),
+        None => "/login".to_owned(),
+    };
+    let attempt = Attempt {
+        email: &form.email,
+        password: form.password,
+        workspace,
+        ip: ctx.ip.as_deref(),
+    };
+    match identity::auth::sign_in(&state.db, &state.throttle, attempt).await {
+        Ok(SignIn::Account(account)) => {
+            start_session(&state, &ctx, account, &safe_next(&form.next), "password").await
+        }
+        Ok(SignIn::ChooseWorkspace { token, .. }) => {
+            let mut response = Redirect::to("/login/workspace").into_response();
+            append_cookie(
+                &mut response,
+                &cookie(
+                    PENDING_COOKIE,
+                    token.expose(),
+                    Some(300),
+                    state.secure_cookies,
+                ),
+            );
+            response
+        }
+        Err(err) => {
+            let mut flash = flash_for(err, &ctx.request_id);
+            flash
+                .values
+                .insert("email".into(), form.email.trim().to_owned());
+            redirect_with_flash(&login_page, &flash, state.secure_cookies)
+        }
+    }
+}
+
+#[derive(Deserialize)]
+pub struct WorkspaceForm {
+    #[serde(default)]
+    workspace: String,
+}
+
+pub async fn choose_workspace(
+    State(state): State<SharedState>,
+    Extension(ctx): Extension<RequestContext>,
+    Form(form): Form<WorkspaceForm>,
+) -> Response {
+    let Some(pending) =
+        cookie_value(ctx.cookie_header.as_deref(), PENDING_COOKIE).map(str::to_owned)
+    else {
+        let flash = Flash {
+            error: "That sign-in has expired. Enter your email and password again.".into(),
+            ..Default::default()
+        };
+        return redirect_with_flash("/login", &flash, state.secure_cookies);
+    };
+    match identity::auth::choose_workspace(&state.db, &pending, &form.workspace).await {
+        Ok(account) => {
+            let mut response = start_session(&state, &ctx, account, "/", "password").await;
+            append_cookie(
+                &mut response,
+                &cookie(PENDING_COOKIE, "", Some(0), state.secure_cookies),
+            );
+            response
+        }
+        Err(err) => redirect_with_flash(
+            "/login",
+            &flash_for(err, &ctx.request_id),
+            state.secure_cookies,
+        ),
+    }
+}
+
+pub async fn logout(
+    State(state): State<SharedState>,
+    Extension(ctx): Extension<RequestContext>,
+) -> Response {
+    if let Some(token) = cookie_value(ctx.cookie_header.as_deref(), SESSION_COOKIE) {
+        if let Err(err) = identity::sessions::revoke(&state.db, token).await {
+            tracing::error!(error = ?err, "could not revoke session on sign-out");
+        }
+    }
+    let mut response = Redirect::to("/login").into_response();
+    append_cookie(
+        &mut response,
+        &cookie(SESSION_COOKIE, "", Some(0), state.secure_cookies),
+    );
+    response
+}
+
+/// Replaces whatever session the browser had with a brand-new one (rotation on sign-in).
+async fn start_session(
+    state: &SharedState,
+    ctx: &RequestContext,
+    account: AccountRef,
+    next: &str,
+    method: &str,
+) -> Response {
+    if let Some(old) = cookie_value(ctx.cookie_header.as_deref(), SESSION_COOKIE) {
+        let _ = identity::sessions::revoke(&state.db, old).await;
+    }
+    let new = NewSession {
+        org_id: account.org_id,
+        user_id: account.user_id,
+        ip: ctx.ip.as_deref(),
+        user_agent: ctx.user_agent.as_deref(),
+    };
+    let created = identity::sessions::create(&state.db, &state.sessions, new).await;
+    let recorded = identity::auth::record_login(
+        &state.db,
+        &account,
+        method,
+        ctx.ip.clone(),
+        Some(ctx.request_id.clone()),
+    )
+    .await;
+    match created.and_then(|token| recorded.map(|_| token)) {
+        Ok(token) => {
+            let mut response = Redirect::to(next).into_response();
+            let max_age = state.sessions.absolute_lifetime.num_seconds();
+            append_cookie(
+                &mut response,
+                &cookie(
+                    SESSION_COOKIE,
+                    token.expose(),
+                    Some(max_age),
+                    state.secure_cookies,
+                ),
+            );
+            append_cookie(
+                &mut response,
+                &cookie(FLASH_COOKIE, "", Some(0), state.secure_cookies),
+            );
+            response
+        }
+        Err(err) => redirect_with_flash(
+            "/login",
+            &flash_for(err, &ctx.request_id),
+            state.secure_cookies,
+        ),
+    }
+}
+
+fn flash_for(err: identity::Error, request_id: &str) -> Flash {
+    let mapped = app::ssr::map_identity_error(err, request_id);
+    Flash {
+        error: mapped.to_string(),
+        field: mapped.field().map(str::to_owned),
+        ..Default::default()
+    }
+}
+
+fn redirect_with_flash(to: &str, flash: &Flash, secure: bool) -> Response {
+    let mut response = Redirect::to(to).into_response();
+    append_cookie(
+        &mut response,
+        &cookie(FLASH_COOKIE, &encode_flash(flash), Some(120), secure),
+    );
+    response
+}
+
+fn append_cookie(response: &mut Response, value: &str) {
+    if let Ok(value) = HeaderValue::from_str(value) {
+        response.headers_mut().append(header::SET_COOKIE, value);
+    }
+}
+
+/// Only same-site paths: `//evil.example` and `https://…` would be open redirects.
+fn safe_next(next: &str) -> String {
+    if next.starts_with('/')
+        && !next.starts_with("//")
+        && !next.starts_with("/\\")
+        && !next.contains("://")
+    {
+        next.to_owned()
+    } else {
+        "/".to_owned()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::safe_next;
+
+    #[test]
+    fn the_next_parameter_never_leaves_the_site() {
+        assert_eq!(safe_next("/users?q=a"), "/users?q=a");
+        for hostile in [
+            "//evil.example",
+            "https://evil.example",
+            "/\\evil.example",
+            "javascript:alert(1)",
+            "",
+        ] {
+            assert_eq!(safe_next(hostile), "/", "{hostile}");
+        }
+    }
+}

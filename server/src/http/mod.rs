@@ -1,0 +1,65 @@
+//! The HTTP surface: health checks, the plain-form auth routes, the Leptos pages and server
+//! functions, and the middleware every request passes through.
+
+mod auth;
+mod context;
+mod guard;
+mod health;
+
+use app::ssr::SharedState;
+use axum::extract::DefaultBodyLimit;
+use axum::routing::{get, post};
+use axum::{middleware, Router};
+use leptos::prelude::*;
+use leptos_axum::{generate_route_list, LeptosRoutes};
+use tower_http::request_id::{MakeRequestUuid, PropagateRequestIdLayer, SetRequestIdLayer};
+use tower_http::set_header::SetResponseHeaderLayer;
+use tower_http::trace::TraceLayer;
+
+/// Request bodies larger than this are refused with 413 before any handler reads them.
+pub const MAX_BODY_BYTES: usize = 256 * 1024;
+
+pub fn router(state: SharedState, leptos_options: LeptosOptions, public_origin: String) -> Router {
+    let routes = generate_route_list(app::App);
+    let context_state = state.clone();
+    let provide_state = move || provide_context(context_state.clone());
+
+    let leptos = Router::new()
+        .leptos_routes_with_context(&leptos_options, routes, provide_state, {
+            let options = leptos_options.clone();
+            move || app::shell(options.clone())
+        })
+        .fallback(leptos_axum::file_and_error_handler(app::shell))
+        .with_state(leptos_options);
+
+    let x_request_id = http::HeaderName::from_static("x-request-id");
+    Router::new()
+        .route("/healthz", get(health::healthz))
+        .route("/readyz", get(health::readyz))
+        .route("/auth/setup", post(auth::setup))
+        .route("/auth/login", post(auth::login))
+        .route("/auth/login/workspace", post(auth::choose_workspace))
+        .route("/auth/logout", post(auth::logout))
+        .with_state(state.clone())
+        .merge(leptos)
+        .layer(middleware::from_fn(guard::server_fn_status))
+        .layer(middleware::from_fn_with_state(state, context::attach))
+        .layer(middleware::from_fn_with_state(guard::Origin(public_origin), guard::same_origin_writes))
+        .layer(DefaultBodyLimit::max(MAX_BODY_BYTES))
+        .layer(tower_http::limit::RequestBodyLimitLayer::new(MAX_BODY_BYTES))
+        .layer(SetResponseHeaderLayer::if_not_present(
+            http::header::X_CONTENT_TYPE_OPTIONS,
+            http::HeaderValue::from_static("nosniff"),
+        ))
+        .layer(SetResponseHeaderLayer::if_not_present(http::header::X_FRAME_OPTIONS, http::HeaderValue::from_static("DENY")))
+        .layer(SetResponseHeaderLayer::if_not_present(
+            http::header::REFERRER_POLICY,
+            http::HeaderValue::from_static("same-origin"),
+        ))
+        .layer(PropagateRequestIdLayer::new(x_request_id.clone()))
+        .layer(TraceLayer::new_for_http().make_span_with(|req: &http::Request<_>| {
+            let id = req.headers().get("x-request-id").and_then(|v| v.to_str().ok()).unwrap_or("-");
+            tracing::info_span!("request", method = %req.method(), path = %req.uri().path(), request_id = %id)
+        }))
+        .layer(SetRequestIdLayer::new(x_request_id, MakeRequestUuid))
+}

@@ -1,0 +1,168 @@
+//! Assembling a running server: database (embedded or external), migrations, state, router,
+//! listener. `Application::build` binds first so tests can ask for port 0 and learn the port.
+
+use crate::config::Settings;
+use crate::embedded_pg::{self, EmbeddedPostgres};
+use anyhow::{Context, Result};
+use app::ssr::{ServerState, SharedState};
+use axum::serve::ListenerExt;
+use identity::sessions::SessionPolicy;
+use identity::throttle::ThrottlePolicy;
+use identity::Db;
+use leptos::config::LeptosOptions;
+use std::future::Future;
+use std::net::SocketAddr;
+use std::sync::Arc;
+use std::time::Duration;
+
+pub struct Database {
+    pub db: Db,
+    /// Present when Rollcall runs its own cluster.
+    pub embedded: Option<EmbeddedPostgres>,
+}
+
+impl Database {
+    /// Connects to `DATABASE_URL`, or starts the embedded cluster; then migrates.
+    pub async fn open(settings: &Settings) -> Result<Database> {
+        let (url, embedded) = match &settings.database_url {
+            Some(url) => (url.clone(), None),
+            None => {
+                let pg = EmbeddedPostgres::start(&settings.data_dir)
+                    .await
+                    .context("starting the embedded PostgreSQL")?;
+                (pg.url(embedded_pg::DATABASE), Some(pg))
+            }
+        };
+        let db = identity::db::connect(&url, settings.db_max_connections)
+            .await
+            .context("connecting to PostgreSQL")?;
+        identity::db::migrate(&db)
+            .await
+            .context("applying database migrations")?;
+        Ok(Database { db, embedded })
+    }
+
+    /// Closes the pool and stops the embedded cluster if this process started it.
+    pub async fn close(self) {
+        self.db.close().await;
+        if let Some(pg) = self.embedded.filter(EmbeddedPostgres::started_here) {
+            if let Err(err) = pg.stop().await {
+                tracing::warn!(error = %err, "could not stop the embedded PostgreSQL");
+            }
+        }
+    }
+}
+
+pub struct Application {
+    listener: tokio::net::TcpListener,
+    router: axum::Router,
+    state: SharedState,
+}
+
+impl Application {
+    pub async fn build(settings: &Settings, db: Db) -> Result<Application> {
+        let public_url = settings.public_url();
+        let listener = tokio::net::TcpListener::bind(settings.listen)
+            .await
+            .with_context(|| format!("listening on {}", settings.listen))?;
+        let state: SharedState = Arc::new(ServerState {
+            db,
+            sessions: SessionPolicy {
+                idle_timeout: chrono::Duration::minutes(settings.session_idle_minutes.max(1)),
+                absolute_lifetime: chrono::Duration::hours(settings.session_max_hours.max(1)),
+            },
+            throttle: ThrottlePolicy {
+                max_failures_per_account: settings.login_max_failures_per_account,
+                max_failures_per_ip: settings.login_max_failures_per_ip,
+                ..ThrottlePolicy::default()
+            },
+            open_signup: settings.open_signup,
+            secure_cookies: public_url.starts_with("https://"),
+            trust_proxy: settings.trust_proxy,
+        });
+        let local_addr = listener.local_addr()?;
+        let leptos_options = LeptosOptions::builder()
+            .output_name("rollcall")
+            .site_root(settings.site_root.as_str())
+            .site_pkg_dir("pkg")
+            .site_addr(local_addr)
+            .build();
+        let public_origin = origin_of(&public_url, local_addr);
+        let router = crate::http::router(state.clone(), leptos_options, public_origin);
+        Ok(Application {
+            listener,
+            router,
+            state,
+        })
+    }
+
+    pub fn local_addr(&self) -> SocketAddr {
+        self.listener
+            .local_addr()
+            .expect("bound listener has an address")
+    }
+
+    pub fn state(&self) -> SharedState {
+        self.state.clone()
+    }
+
+    /// Serves until `shutdown` resolves, then finishes in-flight requests.
+    pub async fn run_until(
+        self,
+        shutdown: impl Future<Output = ()> + Send + 'static,
+    ) -> Result<()> {
+        let housekeeping = tokio::spawn(housekeeping(self.state.clone()));
+        // Nagle's algorithm meets delayed ACKs on keep-alive connections and adds ~40 ms to
+        // streamed responses; disable it on every accepted socket.
+        let listener = self.listener.tap_io(|tcp| {
+            let _ = tcp.set_nodelay(true);
+        });
+        let result = axum::serve(
+            listener,
+            self.router
+                .into_make_service_with_connect_info::<SocketAddr>(),
+        )
+        .with_graceful_shutdown(shutdown)
+        .await;
+        housekeeping.abort();
+        result.context("serving HTTP")
+    }
+}
+
+fn origin_of(public_url: &str, local: SocketAddr) -> String {
+    let trimmed = public_url.trim_end_matches('/');
+    match trimmed.split_once("://") {
+        Some((scheme, rest)) => format!("{scheme}://{}", rest.split('/').next().unwrap_or("")),
+        None => format!("http://{local}"),
+    }
+}
+
+/// Periodic clean-up any number of servers may run at once (it is idempotent).
+async fn housekeeping(state: SharedState) {
+    let mut tick = tokio::time::interval(Duration::from_secs(600));
+    loop {
+        tick.tick().await;
+        match identity::sessions::purge_expired(&state.db, &state.sessions).await {
+            Ok(n) if n > 0 => tracing::info!(sessions = n, "purged expired sessions"),
+            Ok(_) => {}
+            Err(err) => tracing::warn!(error = ?err, "session purge failed"),
+        }
+    }
+}
+
+/// Resolves on Ctrl-C or SIGTERM.
+pub async fn shutdown_signal() {
+    let ctrl_c = async {
+        let _ = tokio::signal::ctrl_c().await;
+    };
+    let terminate = async {
+        match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+            Ok(mut s) => {
+                s.recv().await;
+            }
+            Err(_) => std::future::pending::<()>().await,
+        }
+    };
+    tokio::select! { _ = ctrl_c => {}, _ = terminate => {} }
+    tracing::info!("shutting down");
+}
