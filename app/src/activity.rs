@@ -12,17 +12,12 @@ use leptos_router::hooks::use_query_map;
 
 pub const EVENTS_PER_PAGE: i64 = 50;
 
-#[server]
-pub async fn list_activity(older_than: Option<i64>) -> Result<ActivityPage, AppError> {
+#[server(endpoint = "list_activity")]
+pub async fn list_activity(#[server(default)] older_than: Option<i64>) -> Result<ActivityPage, AppError> {
     let caller = crate::ssr::admin().await?;
-    let page = identity::audit::list(
-        &caller.state.db,
-        caller.user.org_id,
-        older_than,
-        EVENTS_PER_PAGE,
-    )
-    .await
-    .map_err(|e| caller.fail(e))?;
+    let page = identity::audit::list(&caller.state.db, caller.user.org_id, older_than, EVENTS_PER_PAGE)
+        .await
+        .map_err(|e| caller.fail(e))?;
     Ok(ActivityPage {
         events: page
             .events
@@ -44,13 +39,7 @@ pub async fn list_activity(older_than: Option<i64>) -> Result<ActivityPage, AppE
 
 /// Plain-language description of an audit action.
 pub fn summarise(action: &str, details: &serde_json::Value) -> String {
-    let text = |key: &str| {
-        details
-            .get(key)
-            .and_then(|v| v.as_str())
-            .unwrap_or("")
-            .to_owned()
-    };
+    let text = |key: &str| details.get(key).and_then(|v| v.as_str()).unwrap_or("").to_owned();
     match action {
         "org.created" => format!("created the workspace {}", text("name")),
         "user.created" => format!("added a user as {}", text("role")),
@@ -71,8 +60,7 @@ pub fn summarise(action: &str, details: &serde_json::Value) -> String {
 #[component]
 pub fn ActivityPage() -> impl IntoView {
     let query = use_query_map();
-    let older_than =
-        Memo::new(move |_| query.with(|q| q.get("before").and_then(|b| b.parse::<i64>().ok())));
+    let older_than = Memo::new(move |_| query.with(|q| q.get("before").and_then(|b| b.parse::<i64>().ok())));
     let events = Resource::new(move || older_than.get(), list_activity);
     view! {
         <Title text="Activity"/>

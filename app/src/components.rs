@@ -86,9 +86,7 @@ pub fn FormError(#[prop(into)] error: Signal<Option<String>>) -> impl IntoView {
 }
 
 /// Moves keyboard focus to the first field a failed submit complained about.
-pub fn focus_first_invalid<T: Clone + Send + Sync + 'static>(
-    result: Signal<Option<Result<T, AppError>>>,
-) {
+pub fn focus_first_invalid<T: Clone + Send + Sync + 'static>(result: Signal<Option<Result<T, AppError>>>) {
     Effect::new(move |_| {
         if let Some(Err(err)) = result.get() {
             if let Some(field) = err.field() {
@@ -122,12 +120,8 @@ pub fn StatusChip(status: UserStatus) -> impl IntoView {
 #[component]
 pub fn ErrorPanel(error: AppError) -> impl IntoView {
     let action = match &error {
-        AppError::Unauthenticated => {
-            Some(view! { <a href="/login" class="button">"Sign in"</a> }.into_any())
-        }
-        AppError::NotFound => {
-            Some(view! { <a href="/users" class="button">"Back to users"</a> }.into_any())
-        }
+        AppError::Unauthenticated => Some(view! { <a href="/login" class="button">"Sign in"</a> }.into_any()),
+        AppError::NotFound => Some(view! { <a href="/users" class="button">"Back to users"</a> }.into_any()),
         _ => None,
     };
     view! {

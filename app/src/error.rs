@@ -17,10 +17,7 @@ pub enum AppError {
     #[error("{message}")]
     Conflict { field: String, message: String },
     #[error("{message}")]
-    RateLimited {
-        message: String,
-        retry_after_secs: i64,
-    },
+    RateLimited { message: String, retry_after_secs: i64 },
     #[error("The request could not be read: {0}")]
     BadRequest(String),
     #[error("Something went wrong on our side. Try again; if it keeps happening, give support this request id: {request_id}.")]

@@ -8,9 +8,7 @@ pub fn timestamp(at: &DateTime<Utc>) -> String {
 }
 
 pub fn optional_timestamp(at: &Option<DateTime<Utc>>, none: &str) -> String {
-    at.as_ref()
-        .map(timestamp)
-        .unwrap_or_else(|| none.to_owned())
+    at.as_ref().map(timestamp).unwrap_or_else(|| none.to_owned())
 }
 
 /// 103412 -> "103,412".
@@ -35,9 +33,7 @@ pub fn query_value(raw: &str) -> String {
     let mut out = String::new();
     for b in raw.bytes() {
         match b {
-            b'A'..=b'Z' | b'a'..=b'z' | b'0'..=b'9' | b'-' | b'_' | b'.' | b'~' => {
-                out.push(b as char)
-            }
+            b'A'..=b'Z' | b'a'..=b'z' | b'0'..=b'9' | b'-' | b'_' | b'.' | b'~' => out.push(b as char),
             b' ' => out.push('+'),
             _ => out.push_str(&format!("%{b:02X}")),
         }

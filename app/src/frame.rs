@@ -85,8 +85,7 @@ fn initials(name: &str) -> String {
 #[component]
 pub fn AdminOnly(children: ChildrenFn) -> impl IntoView {
     let me = use_context::<Me>();
-    move || {
-        match &me {
+    move || match &me {
         Some(me) if me.is_admin() => children().into_any(),
         _ => view! {
             <div class="panel">
@@ -96,6 +95,5 @@ pub fn AdminOnly(children: ChildrenFn) -> impl IntoView {
             </div>
         }
         .into_any(),
-    }
     }
 }

@@ -149,6 +149,7 @@ impl UserSortKey {
 
 /// The Users tab's state, which is also its URL query (`?q=&status=&sort=&dir=&page=`).
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, Default)]
+#[serde(default)]
 pub struct UsersQuery {
     pub q: String,
     pub status: Option<UserStatus>,

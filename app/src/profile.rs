@@ -6,7 +6,7 @@ use crate::model::Me;
 use leptos::prelude::*;
 use leptos_meta::Title;
 
-#[server]
+#[server(endpoint = "update_my_names")]
 pub async fn update_my_names(given_name: String, family_name: String) -> Result<Me, AppError> {
     let caller = crate::ssr::signed_in().await?;
     let email = identity::EmailAddress::parse(&caller.user.email).map_err(|e| caller.fail(e))?;
@@ -17,14 +17,9 @@ pub async fn update_my_names(given_name: String, family_name: String) -> Result<
         family_name,
         role: None,
     };
-    let user = identity::users::update_profile(
-        &caller.state.db,
-        &caller.actor(),
-        caller.user.user_id,
-        change,
-    )
-    .await
-    .map_err(|e| caller.fail(e))?;
+    let user = identity::users::update_profile(&caller.state.db, &caller.actor(), caller.user.user_id, change)
+        .await
+        .map_err(|e| caller.fail(e))?;
     let mut me = crate::ssr::me_of(&caller.user);
     me.display_name = user.display_name();
     Ok(me)

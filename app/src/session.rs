@@ -9,13 +9,13 @@ use leptos_meta::Title;
 use leptos_router::components::Redirect;
 use leptos_router::hooks::{use_params_map, use_query_map};
 
-#[server]
+#[server(endpoint = "whoami")]
 pub async fn whoami() -> Result<Option<Me>, AppError> {
     let ctx = crate::ssr::request().await?;
     Ok(ctx.session.as_ref().map(crate::ssr::me_of))
 }
 
-#[server]
+#[server(endpoint = "setup_state")]
 pub async fn setup_state() -> Result<SetupInfo, AppError> {
     let state = crate::ssr::state()?;
     let ctx = crate::ssr::request().await?;
@@ -29,7 +29,7 @@ pub async fn setup_state() -> Result<SetupInfo, AppError> {
 }
 
 /// Reads and clears the one-shot message left by a failed form post.
-#[server]
+#[server(endpoint = "take_flash")]
 pub async fn take_flash() -> Result<Option<Flash>, AppError> {
     use crate::ssr::{cookie, cookie_value, decode_flash, FLASH_COOKIE};
     let state = crate::ssr::state()?;
@@ -38,16 +38,14 @@ pub async fn take_flash() -> Result<Option<Flash>, AppError> {
         return Ok(None);
     };
     if let Some(options) = use_context::<leptos_axum::ResponseOptions>() {
-        if let Ok(value) =
-            http::HeaderValue::from_str(&cookie(FLASH_COOKIE, "", Some(0), state.secure_cookies))
-        {
+        if let Ok(value) = http::HeaderValue::from_str(&cookie(FLASH_COOKIE, "", Some(0), state.secure_cookies)) {
             options.append_header(http::header::SET_COOKIE, value);
         }
     }
     Ok(decode_flash(raw))
 }
 
-#[server]
+#[server(endpoint = "pending_workspaces")]
 pub async fn pending_workspaces() -> Result<Vec<Workspace>, AppError> {
     use crate::ssr::{cookie_value, PENDING_COOKIE};
     let state = crate::ssr::state()?;
@@ -67,7 +65,7 @@ pub async fn pending_workspaces() -> Result<Vec<Workspace>, AppError> {
         .collect())
 }
 
-#[server]
+#[server(endpoint = "workspace_name")]
 pub async fn workspace_name(slug: String) -> Result<Option<String>, AppError> {
     let state = crate::ssr::state()?;
     let ctx = crate::ssr::request().await?;
@@ -125,10 +123,7 @@ fn flash_field(flash: &Option<Flash>, field: &'static str) -> Signal<Option<Stri
 }
 
 fn flash_general(flash: &Option<Flash>) -> Signal<Option<String>> {
-    let message = flash
-        .as_ref()
-        .filter(|f| f.field.is_none())
-        .map(|f| f.error.clone());
+    let message = flash.as_ref().filter(|f| f.field.is_none()).map(|f| f.error.clone());
     Signal::derive(move || message.clone())
 }
 

@@ -91,9 +91,7 @@ pub async fn signed_in() -> Result<Caller, AppError> {
 pub async fn admin() -> Result<Caller, AppError> {
     let caller = signed_in().await?;
     if !caller.user.is_admin() {
-        return Err(AppError::Forbidden(
-            "Only workspace admins can do this.".into(),
-        ));
+        return Err(AppError::Forbidden("Only workspace admins can do this.".into()));
     }
     Ok(caller)
 }
@@ -103,11 +101,7 @@ pub fn me_of(user: &SessionUser) -> Me {
         user_id: user.user_id,
         display_name: user.display_name(),
         email: user.email.clone(),
-        role: if user.is_admin() {
-            Role::Admin
-        } else {
-            Role::Member
-        },
+        role: if user.is_admin() { Role::Admin } else { Role::Member },
         org_name: user.org_name.clone(),
         org_slug: user.org_slug.clone(),
     }
@@ -210,9 +204,7 @@ mod tests {
             field: Some("email".into()),
             ..Default::default()
         };
-        flash
-            .values
-            .insert("email".into(), "ädа@example.com".into());
+        flash.values.insert("email".into(), "ädа@example.com".into());
         let encoded = encode_flash(&flash);
         assert!(encoded
             .bytes()

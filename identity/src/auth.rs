@@ -97,9 +97,7 @@ pub async fn sign_in(db: &Db, policy: &ThrottlePolicy, attempt: Attempt<'_>) -> 
     }
     throttle::clear(db, &account_key).await?;
 
-    let (active, deactivated): (Vec<_>, Vec<_>) = matched
-        .into_iter()
-        .partition(|c| c.status == UserStatus::Active);
+    let (active, deactivated): (Vec<_>, Vec<_>) = matched.into_iter().partition(|c| c.status == UserStatus::Active);
     match active.len() {
         0 => {
             // Only someone who knows the password learns this, so saying it plainly is safe.
@@ -142,20 +140,18 @@ pub async fn sign_in(db: &Db, policy: &ThrottlePolicy, attempt: Attempt<'_>) -> 
 
 /// Lists the workspaces a pending sign-in may continue into (for re-rendering the chooser).
 pub async fn pending_choices(db: &Db, pending_token: &str) -> Result<Vec<WorkspaceChoice>> {
-    let refs: Option<serde_json::Value> = sqlx::query_scalar(
-        "select user_refs from pending_logins where token_hash = $1 and expires_at > now()",
-    )
-    .bind(token::digest(pending_token))
-    .fetch_optional(db)
-    .await?;
+    let refs: Option<serde_json::Value> =
+        sqlx::query_scalar("select user_refs from pending_logins where token_hash = $1 and expires_at > now()")
+            .bind(token::digest(pending_token))
+            .fetch_optional(db)
+            .await?;
     let Some(refs) = refs else { return Ok(vec![]) };
     let refs: Vec<AccountRef> = serde_json::from_value(refs).unwrap_or_default();
     let org_ids: Vec<Uuid> = refs.iter().map(|r| r.org_id).collect();
-    let rows: Vec<(String, String)> =
-        sqlx::query_as("select slug, name from orgs where id = any($1) order by name")
-            .bind(&org_ids)
-            .fetch_all(db)
-            .await?;
+    let rows: Vec<(String, String)> = sqlx::query_as("select slug, name from orgs where id = any($1) order by name")
+        .bind(&org_ids)
+        .fetch_all(db)
+        .await?;
     Ok(rows
         .into_iter()
         .map(|(slug, name)| WorkspaceChoice { slug, name })
@@ -165,37 +161,29 @@ pub async fn pending_choices(db: &Db, pending_token: &str) -> Result<Vec<Workspa
 /// Completes a sign-in that matched several workspaces. Single use: the pending record is
 /// consumed whatever the choice.
 pub async fn choose_workspace(db: &Db, pending_token: &str, slug: &str) -> Result<AccountRef> {
-    let refs: Option<serde_json::Value> =
-        sqlx::query_scalar("delete from pending_logins where token_hash = $1 and expires_at > now() returning user_refs")
-            .bind(token::digest(pending_token))
-            .fetch_optional(db)
-            .await?;
+    let refs: Option<serde_json::Value> = sqlx::query_scalar(
+        "delete from pending_logins where token_hash = $1 and expires_at > now() returning user_refs",
+    )
+    .bind(token::digest(pending_token))
+    .fetch_optional(db)
+    .await?;
     let refs: Vec<AccountRef> = refs
         .and_then(|r| serde_json::from_value(r).ok())
-        .ok_or_else(|| {
-            Error::Forbidden(
-                "That sign-in has expired. Enter your email and password again.".into(),
-            )
-        })?;
+        .ok_or_else(|| Error::Forbidden("That sign-in has expired. Enter your email and password again.".into()))?;
     let org_ids: Vec<Uuid> = refs.iter().map(|r| r.org_id).collect();
-    let chosen: Option<Uuid> =
-        sqlx::query_scalar("select id from orgs where id = any($1) and lower(slug) = lower($2)")
-            .bind(&org_ids)
-            .bind(slug)
-            .fetch_optional(db)
-            .await?;
+    let chosen: Option<Uuid> = sqlx::query_scalar("select id from orgs where id = any($1) and lower(slug) = lower($2)")
+        .bind(&org_ids)
+        .bind(slug)
+        .fetch_optional(db)
+        .await?;
     let org_id = chosen.ok_or(Error::NotFound)?;
-    let account = refs
-        .into_iter()
-        .find(|r| r.org_id == org_id)
-        .ok_or(Error::NotFound)?;
-    let still_active: bool = sqlx::query_scalar(
-        "select exists (select 1 from users where org_id = $1 and id = $2 and status = 'active')",
-    )
-    .bind(account.org_id)
-    .bind(account.user_id)
-    .fetch_one(db)
-    .await?;
+    let account = refs.into_iter().find(|r| r.org_id == org_id).ok_or(Error::NotFound)?;
+    let still_active: bool =
+        sqlx::query_scalar("select exists (select 1 from users where org_id = $1 and id = $2 and status = 'active')")
+            .bind(account.org_id)
+            .bind(account.user_id)
+            .fetch_one(db)
+            .await?;
     if !still_active {
         return Err(Error::InvalidCredentials);
     }
@@ -211,13 +199,12 @@ pub async fn record_login(
     request_id: Option<String>,
 ) -> Result<()> {
     let mut tx = db.begin().await?;
-    let email: String = sqlx::query_scalar(
-        "update users set last_login_at = now() where org_id = $1 and id = $2 returning email",
-    )
-    .bind(account.org_id)
-    .bind(account.user_id)
-    .fetch_one(&mut *tx)
-    .await?;
+    let email: String =
+        sqlx::query_scalar("update users set last_login_at = now() where org_id = $1 and id = $2 returning email")
+            .bind(account.org_id)
+            .bind(account.user_id)
+            .fetch_one(&mut *tx)
+            .await?;
     let actor = Actor {
         org_id: account.org_id,
         user_id: Some(account.user_id),

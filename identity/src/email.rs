@@ -27,25 +27,17 @@ impl EmailAddress {
                 format!("\u{201c}{trimmed}\u{201d} is missing an @."),
             ));
         };
-        let bad = |why: &str| {
-            Err(Error::invalid(
-                "email",
-                format!("\u{201c}{trimmed}\u{201d} {why}"),
-            ))
-        };
+        let bad = |why: &str| Err(Error::invalid("email", format!("\u{201c}{trimmed}\u{201d} {why}")));
         if local.is_empty() || local.len() > 64 {
             return bad("needs a name before the @.");
         }
-        if trimmed.chars().any(|c| {
-            c.is_whitespace() || c.is_control() || c == '<' || c == '>' || c == ',' || c == ';'
-        }) {
+        if trimmed
+            .chars()
+            .any(|c| c.is_whitespace() || c.is_control() || c == '<' || c == '>' || c == ',' || c == ';')
+        {
             return bad("contains characters an address cannot have.");
         }
-        if local.contains('@')
-            || local.starts_with('.')
-            || local.ends_with('.')
-            || local.contains("..")
-        {
+        if local.contains('@') || local.starts_with('.') || local.ends_with('.') || local.contains("..") {
             return bad("is not a valid address.");
         }
         let labels: Vec<&str> = domain.split('.').collect();
@@ -100,10 +92,7 @@ mod tests {
             "a..b@example.com",
         ] {
             let err = EmailAddress::parse(raw).unwrap_err();
-            assert!(
-                matches!(err, Error::Invalid { field: "email", .. }),
-                "{raw}: {err:?}"
-            );
+            assert!(matches!(err, Error::Invalid { field: "email", .. }), "{raw}: {err:?}");
         }
     }
 }

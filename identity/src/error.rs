@@ -5,16 +5,10 @@
 pub enum Error {
     /// Input that can never succeed as given; `field` names the form field to highlight.
     #[error("{message}")]
-    Invalid {
-        field: &'static str,
-        message: String,
-    },
+    Invalid { field: &'static str, message: String },
     /// Input that clashes with existing data (a duplicate email, the last admin...).
     #[error("{message}")]
-    Conflict {
-        field: &'static str,
-        message: String,
-    },
+    Conflict { field: &'static str, message: String },
     #[error("not found")]
     NotFound,
     #[error("{0}")]
@@ -55,14 +49,9 @@ impl From<sqlx::Error> for Error {
         if let sqlx::Error::Database(db) = &err {
             match db.constraint() {
                 Some("users_email_per_org") => {
-                    return Error::conflict(
-                        "email",
-                        "Someone in this workspace already uses this email.",
-                    )
+                    return Error::conflict("email", "Someone in this workspace already uses this email.")
                 }
-                Some("orgs_slug_key") => {
-                    return Error::conflict("slug", "That workspace address is taken.")
-                }
+                Some("orgs_slug_key") => return Error::conflict("slug", "That workspace address is taken."),
                 _ => {}
             }
         }

@@ -40,10 +40,7 @@ pub enum Creation {
 pub fn parse_org_name(raw: &str) -> Result<String> {
     let name = raw.trim();
     if name.is_empty() {
-        return Err(Error::invalid(
-            "org_name",
-            "Enter your organisation's name.",
-        ));
+        return Err(Error::invalid("org_name", "Enter your organisation's name."));
     }
     if name.chars().count() > 120 {
         return Err(Error::invalid("org_name", "Use at most 120 characters."));
@@ -83,10 +80,12 @@ pub async fn any_exists(db: &Db) -> Result<bool> {
 }
 
 pub async fn find_by_slug(db: &Db, slug: &str) -> Result<Option<Org>> {
-    Ok(sqlx::query_as("select id, slug, name, invite_ttl_hours, created_at from orgs where lower(slug) = lower($1)")
-        .bind(slug)
-        .fetch_optional(db)
-        .await?)
+    Ok(
+        sqlx::query_as("select id, slug, name, invite_ttl_hours, created_at from orgs where lower(slug) = lower($1)")
+            .bind(slug)
+            .fetch_optional(db)
+            .await?,
+    )
 }
 
 pub async fn get(db: &Db, org_id: Uuid) -> Result<Org> {
@@ -98,12 +97,7 @@ pub async fn get(db: &Db, org_id: Uuid) -> Result<Org> {
 }
 
 /// Creates an organisation and its first admin (active, with a password) in one transaction.
-pub async fn create_with_admin(
-    db: &Db,
-    new: NewOrg,
-    creation: Creation,
-    ip: Option<String>,
-) -> Result<(Org, User)> {
+pub async fn create_with_admin(db: &Db, new: NewOrg, creation: Creation, ip: Option<String>) -> Result<(Org, User)> {
     let name = parse_org_name(&new.name)?;
     users::parse_name("given_name", &new.admin_given_name)?;
     users::parse_name("family_name", &new.admin_family_name)?;
@@ -124,20 +118,13 @@ pub async fn create_with_admin(
             "This server already has a workspace. Sign in instead.".into(),
         ));
     }
-    let taken: Vec<String> = sqlx::query_scalar(
-        "select lower(slug) from orgs where lower(slug) = $1 or lower(slug) like $1 || '-%'",
-    )
-    .bind(&base)
-    .fetch_all(&mut *tx)
-    .await?;
+    let taken: Vec<String> =
+        sqlx::query_scalar("select lower(slug) from orgs where lower(slug) = $1 or lower(slug) like $1 || '-%'")
+            .bind(&base)
+            .fetch_all(&mut *tx)
+            .await?;
     let slug = (1..)
-        .map(|n| {
-            if n == 1 {
-                base.clone()
-            } else {
-                format!("{base}-{n}")
-            }
-        })
+        .map(|n| if n == 1 { base.clone() } else { format!("{base}-{n}") })
         .find(|s| !taken.contains(s))
         .expect("a free slug");
 

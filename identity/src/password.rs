@@ -2,9 +2,7 @@
 //! blocking pool.
 
 use crate::error::{Error, Result};
-use argon2::password_hash::{
-    rand_core::OsRng, PasswordHash, PasswordHasher, PasswordVerifier, SaltString,
-};
+use argon2::password_hash::{rand_core::OsRng, PasswordHash, PasswordHasher, PasswordVerifier, SaltString};
 use argon2::{Algorithm, Argon2, Params, Version};
 use std::sync::OnceLock;
 
@@ -36,10 +34,7 @@ pub fn check_policy(password: &str) -> Result<()> {
         ));
     }
     if password.trim().is_empty() {
-        return Err(Error::invalid(
-            "password",
-            "A password cannot be only spaces.",
-        ));
+        return Err(Error::invalid("password", "A password cannot be only spaces."));
     }
     Ok(())
 }
@@ -69,10 +64,7 @@ pub async fn verify(password: String, stored: Option<String>) -> bool {
         let Ok(parsed) = PasswordHash::new(&stored) else {
             return false;
         };
-        hasher()
-            .verify_password(password.as_bytes(), &parsed)
-            .is_ok()
-            && known
+        hasher().verify_password(password.as_bytes(), &parsed).is_ok() && known
     })
     .await
     .unwrap_or(false)

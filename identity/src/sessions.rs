@@ -118,28 +118,24 @@ pub async fn revoke(db: &Db, token: &str) -> Result<()> {
 }
 
 /// Ends every session of one user; returns how many ended.
-pub async fn revoke_all_for_user(
-    conn: &mut PgConnection,
-    org_id: Uuid,
-    user_id: Uuid,
-) -> Result<u64> {
-    Ok(
-        sqlx::query("delete from sessions where org_id = $1 and user_id = $2")
-            .bind(org_id)
-            .bind(user_id)
-            .execute(conn)
-            .await?
-            .rows_affected(),
-    )
+pub async fn revoke_all_for_user(conn: &mut PgConnection, org_id: Uuid, user_id: Uuid) -> Result<u64> {
+    Ok(sqlx::query("delete from sessions where org_id = $1 and user_id = $2")
+        .bind(org_id)
+        .bind(user_id)
+        .execute(conn)
+        .await?
+        .rows_affected())
 }
 
 /// Housekeeping any server may run; idempotent.
 pub async fn purge_expired(db: &Db, policy: &SessionPolicy) -> Result<u64> {
-    let sessions = sqlx::query("delete from sessions where expires_at < now() or last_seen_at < now() - make_interval(secs => $1)")
-        .bind(policy.idle_timeout.num_seconds() as f64)
-        .execute(db)
-        .await?
-        .rows_affected();
+    let sessions = sqlx::query(
+        "delete from sessions where expires_at < now() or last_seen_at < now() - make_interval(secs => $1)",
+    )
+    .bind(policy.idle_timeout.num_seconds() as f64)
+    .execute(db)
+    .await?
+    .rows_affected();
     sqlx::query("delete from pending_logins where expires_at < now()")
         .execute(db)
         .await?;

@@ -33,12 +33,11 @@ pub fn ip_key(ip: &str) -> String {
 /// Refuses when any key has used up its failures inside the current window.
 pub async fn check(db: &Db, policy: &ThrottlePolicy, keys: &[(String, i32)]) -> Result<()> {
     let names: Vec<&str> = keys.iter().map(|(k, _)| k.as_str()).collect();
-    let rows: Vec<(String, DateTime<Utc>, i32)> = sqlx::query_as(
-        "select key, window_started_at, failures from login_throttle where key = any($1)",
-    )
-    .bind(&names)
-    .fetch_all(db)
-    .await?;
+    let rows: Vec<(String, DateTime<Utc>, i32)> =
+        sqlx::query_as("select key, window_started_at, failures from login_throttle where key = any($1)")
+            .bind(&names)
+            .fetch_all(db)
+            .await?;
     let now = Utc::now();
     for (key, started, failures) in rows {
         let limit = keys

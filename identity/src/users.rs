@@ -78,16 +78,10 @@ const USER_COLUMNS: &str = "org_id, id, email, given_name, family_name, role, st
 pub fn parse_name(field: &'static str, raw: &str) -> Result<String> {
     let name = raw.trim();
     if name.chars().count() > 100 {
-        return Err(Error::invalid(
-            field,
-            "Names can be at most 100 characters.",
-        ));
+        return Err(Error::invalid(field, "Names can be at most 100 characters."));
     }
     if name.chars().any(char::is_control) {
-        return Err(Error::invalid(
-            field,
-            "Names cannot contain control characters.",
-        ));
+        return Err(Error::invalid(field, "Names cannot contain control characters."));
     }
     Ok(name.to_owned())
 }
@@ -143,8 +137,7 @@ fn push_filters<'a>(
         }
     }
     if let Some(pattern) = pattern {
-        qb.push(" and search_text like ")
-            .push_bind(pattern.as_str());
+        qb.push(" and search_text like ").push_bind(pattern.as_str());
     }
 }
 
@@ -187,9 +180,7 @@ pub async fn list(db: &Db, org_id: Uuid, query: &UserQuery) -> Result<UserPage> 
         ),
     };
     let direction = if query.descending { " desc" } else { " asc" };
-    qb.push(format!(
-        " order by {column}{direction}{nulls}, id{direction}"
-    ));
+    qb.push(format!(" order by {column}{direction}{nulls}, id{direction}"));
     qb.push(" limit ")
         .push_bind(per_page)
         .push(" offset ")
@@ -199,10 +190,7 @@ pub async fn list(db: &Db, org_id: Uuid, query: &UserQuery) -> Result<UserPage> 
     let (total, total_is_lower_bound) = if pattern.is_some() {
         let mut count = QueryBuilder::new("select count(*) from (select 1 from users");
         push_filters(&mut count, org_id, query, &pattern);
-        count
-            .push(" limit ")
-            .push_bind(SEARCH_COUNT_CAP + 1)
-            .push(") capped");
+        count.push(" limit ").push_bind(SEARCH_COUNT_CAP + 1).push(") capped");
         let n: i64 = count.build_query_scalar().fetch_one(db).await?;
         (n.min(SEARCH_COUNT_CAP), n > SEARCH_COUNT_CAP)
     } else {
@@ -225,12 +213,12 @@ pub async fn count_by_status(db: &Db, org_id: Uuid, status: Option<UserStatus>) 
                 .fetch_optional(db)
                 .await?
         }
-        None => sqlx::query_scalar(
-            "select sum(n)::bigint from org_user_counts where org_id = $1 and status <> 'deleted'",
-        )
-        .bind(org_id)
-        .fetch_one(db)
-        .await?,
+        None => {
+            sqlx::query_scalar("select sum(n)::bigint from org_user_counts where org_id = $1 and status <> 'deleted'")
+                .bind(org_id)
+                .fetch_one(db)
+                .await?
+        }
     };
     Ok(n.unwrap_or(0))
 }
@@ -307,7 +295,10 @@ pub async fn create(db: &Db, actor: &Actor, new: NewUser) -> Result<User> {
         &mut tx,
         actor,
         "user.created",
-        Some(Target { id: user.id, label: &user.email }),
+        Some(Target {
+            id: user.id,
+            label: &user.email,
+        }),
         json!({ "role": role_str(user.role), "status": status_str(user.status), "with_password": user.has_password }),
     )
     .await?;
@@ -343,12 +334,7 @@ async fn other_active_admins(conn: &mut PgConnection, org_id: Uuid, user_id: Uui
     .await?)
 }
 
-pub async fn update_profile(
-    db: &Db,
-    actor: &Actor,
-    user_id: Uuid,
-    change: ProfileChange,
-) -> Result<User> {
+pub async fn update_profile(db: &Db, actor: &Actor, user_id: Uuid, change: ProfileChange) -> Result<User> {
     let given_name = parse_name("given_name", &change.given_name)?;
     let family_name = parse_name("family_name", &change.family_name)?;
     let mut tx = db.begin().await?;
@@ -475,12 +461,7 @@ pub async fn reactivate(db: &Db, actor: &Actor, user_id: Uuid) -> Result<User> {
     Ok(after)
 }
 
-async fn set_status(
-    conn: &mut PgConnection,
-    org_id: Uuid,
-    user_id: Uuid,
-    status: UserStatus,
-) -> Result<User> {
+async fn set_status(conn: &mut PgConnection, org_id: Uuid, user_id: Uuid, status: UserStatus) -> Result<User> {
     Ok(sqlx::query_as(&format!(
         "update users set status = $3, version = version + 1 where org_id = $1 and id = $2 returning {USER_COLUMNS}"
     ))

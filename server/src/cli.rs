@@ -1,6 +1,6 @@
 //! What each subcommand does.
 
-use crate::config::{Cli, Command, OrgCommand, RoleArg, UserCommand};
+use crate::config::{Cli, Command, DbCommand, OrgCommand, RoleArg, UserCommand};
 use crate::startup::{shutdown_signal, Application, Database};
 use anyhow::{anyhow, Context, Result};
 use identity::audit::Actor;
@@ -26,6 +26,11 @@ pub async fn run(cli: Cli) -> Result<()> {
             database.close().await;
             result
         }
+        Command::Db(DbCommand::Stop) => {
+            let stopped = crate::embedded_pg::EmbeddedPostgres::stop_if_running(&settings.data_dir).await?;
+            println!("{}", if stopped { "stopped" } else { "not running" });
+            Ok(())
+        }
         Command::Migrate => {
             let database = Database::open(&settings).await?;
             println!("migrations applied");
@@ -39,8 +44,7 @@ pub async fn run(cli: Cli) -> Result<()> {
             admin_family_name,
             admin_password_stdin: _,
         }) => {
-            let password =
-                read_stdin_line().context("reading the admin password from standard input")?;
+            let password = read_stdin_line().context("reading the admin password from standard input")?;
             let email = EmailAddress::parse(&admin_email).map_err(|e| anyhow!("{e}"))?;
             let database = Database::open(&settings).await?;
             let new = NewOrg {
@@ -50,9 +54,7 @@ pub async fn run(cli: Cli) -> Result<()> {
                 admin_family_name,
                 admin_password: password,
             };
-            let result =
-                identity::orgs::create_with_admin(&database.db, new, Creation::Additional, None)
-                    .await;
+            let result = identity::orgs::create_with_admin(&database.db, new, Creation::Additional, None).await;
             database.close().await;
             let (org, _) = result.map_err(|e| anyhow!("{e}"))?;
             println!("{}", org.slug);
@@ -64,10 +66,9 @@ pub async fn run(cli: Cli) -> Result<()> {
         }
         Command::Org(OrgCommand::List) => {
             let database = Database::open(&settings).await?;
-            let rows: Vec<(String, String)> =
-                sqlx::query_as("select slug, name from orgs order by slug")
-                    .fetch_all(&database.db)
-                    .await?;
+            let rows: Vec<(String, String)> = sqlx::query_as("select slug, name from orgs order by slug")
+                .fetch_all(&database.db)
+                .await?;
             database.close().await;
             for (slug, name) in rows {
                 println!("{slug}\t{name}");

@@ -6,11 +6,7 @@ use std::net::SocketAddr;
 use std::path::PathBuf;
 
 #[derive(Debug, Clone, Parser)]
-#[command(
-    name = "rollcall",
-    version,
-    about = "Rollcall: user access for B2B apps"
-)]
+#[command(name = "rollcall", version, about = "Rollcall: user access for B2B apps")]
 pub struct Cli {
     #[command(flatten)]
     pub settings: Settings,
@@ -38,20 +34,10 @@ pub struct Settings {
     #[arg(long, env = "DATABASE_URL", hide_env_values = true, global = true)]
     pub database_url: Option<String>,
     /// Local state: the embedded database cluster and its logs.
-    #[arg(
-        long,
-        env = "ROLLCALL_DATA_DIR",
-        default_value = ".rollcall",
-        global = true
-    )]
+    #[arg(long, env = "ROLLCALL_DATA_DIR", default_value = ".rollcall", global = true)]
     pub data_dir: PathBuf,
     /// Address and port to listen on (port 0 picks a free one).
-    #[arg(
-        long,
-        env = "ROLLCALL_LISTEN",
-        default_value = "127.0.0.1:3000",
-        global = true
-    )]
+    #[arg(long, env = "ROLLCALL_LISTEN", default_value = "127.0.0.1:3000", global = true)]
     pub listen: SocketAddr,
     /// The address people use to reach Rollcall, e.g. https://id.example.com. Decides secure
     /// cookies and which origins may post forms. Defaults to http://<listen address>.
@@ -61,20 +47,10 @@ pub struct Settings {
     #[arg(long, env = "ROLLCALL_OPEN_SIGNUP", global = true)]
     pub open_signup: bool,
     /// Minutes of inactivity after which a session ends.
-    #[arg(
-        long,
-        env = "ROLLCALL_SESSION_IDLE_MINUTES",
-        default_value_t = 480,
-        global = true
-    )]
+    #[arg(long, env = "ROLLCALL_SESSION_IDLE_MINUTES", default_value_t = 480, global = true)]
     pub session_idle_minutes: i64,
     /// Hours after sign-in at which a session ends however active it is.
-    #[arg(
-        long,
-        env = "ROLLCALL_SESSION_MAX_HOURS",
-        default_value_t = 336,
-        global = true
-    )]
+    #[arg(long, env = "ROLLCALL_SESSION_MAX_HOURS", default_value_t = 336, global = true)]
     pub session_max_hours: i64,
     /// Trust the first address in X-Forwarded-For (only behind your own reverse proxy).
     #[arg(long, env = "ROLLCALL_TRUST_PROXY", global = true)]
@@ -96,20 +72,10 @@ pub struct Settings {
     )]
     pub login_max_failures_per_ip: i32,
     /// Largest pool of database connections per app server.
-    #[arg(
-        long,
-        env = "ROLLCALL_DB_MAX_CONNECTIONS",
-        default_value_t = 20,
-        global = true
-    )]
+    #[arg(long, env = "ROLLCALL_DB_MAX_CONNECTIONS", default_value_t = 20, global = true)]
     pub db_max_connections: u32,
     /// Where the built site (WASM, JS, CSS, public files) lives.
-    #[arg(
-        long,
-        env = "LEPTOS_SITE_ROOT",
-        default_value = "target/site",
-        global = true
-    )]
+    #[arg(long, env = "LEPTOS_SITE_ROOT", default_value = "target/site", global = true)]
     pub site_root: String,
 }
 
@@ -125,6 +91,15 @@ pub enum Command {
     /// Manage users.
     #[command(subcommand)]
     User(UserCommand),
+    /// Manage the embedded database.
+    #[command(subcommand)]
+    Db(DbCommand),
+}
+
+#[derive(Debug, Clone, Subcommand)]
+pub enum DbCommand {
+    /// Stop the embedded PostgreSQL of the data directory if one is still running.
+    Stop,
 }
 
 #[derive(Debug, Clone, Subcommand)]

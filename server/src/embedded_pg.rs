@@ -17,6 +17,7 @@ const SUPERUSER: &str = "postgres";
 pub struct EmbeddedPostgres {
     cluster_dir: PathBuf,
     socket_dir: PathBuf,
+    log_file: PathBuf,
     bin_dir: PathBuf,
     run_as: Option<String>,
     /// Whether this process started the cluster (and so should stop it).
@@ -27,12 +28,35 @@ impl EmbeddedPostgres {
     /// Creates (if new) and starts the cluster for `data_dir`, or joins it if it is already
     /// running (a second server on the same data directory).
     pub async fn start(data_dir: &Path) -> Result<Self> {
-        std::fs::create_dir_all(data_dir)
-            .with_context(|| format!("creating data directory {}", data_dir.display()))?;
-        let data_dir = data_dir
-            .canonicalize()
-            .context("resolving data directory")?;
+        let mut pg = Self::locate(data_dir)?;
+        if !pg.cluster_dir.join("PG_VERSION").exists() {
+            pg.initdb().await?;
+        }
+        if !pg.is_running().await {
+            pg.pg_ctl_start().await?;
+            pg.started_here = true;
+        }
+        pg.ensure_database(DATABASE).await?;
+        Ok(pg)
+    }
+
+    /// Stops the cluster of `data_dir` if one is running (say, left behind by a killed server
+    /// or by the test suite). Returns whether there was one.
+    pub async fn stop_if_running(data_dir: &Path) -> Result<bool> {
+        let pg = Self::locate(data_dir)?;
+        if pg.cluster_dir.join("PG_VERSION").exists() && pg.is_running().await {
+            pg.stop().await?;
+            return Ok(true);
+        }
+        Ok(false)
+    }
+
+    /// Works out where the cluster of `data_dir` lives, creating its directories.
+    fn locate(data_dir: &Path) -> Result<Self> {
+        std::fs::create_dir_all(data_dir).with_context(|| format!("creating data directory {}", data_dir.display()))?;
+        let data_dir = data_dir.canonicalize().context("resolving data directory")?;
         let bin_dir = find_bin_dir()?;
+        // SAFETY: geteuid has no preconditions.
         let run_as = if unsafe { libc::geteuid() } == 0 {
             Some(SUPERUSER.to_owned())
         } else {
@@ -47,8 +71,8 @@ impl EmbeddedPostgres {
             if !can_traverse(&data_dir, uid, gid) {
                 // The data directory sits somewhere the postgres user cannot reach (say under
                 // /root): keep the cluster in a reachable place, keyed by the data directory.
-                root = PathBuf::from("/var/lib/rollcall/embedded")
-                    .join(short_hash(data_dir.to_string_lossy().as_bytes()));
+                root =
+                    PathBuf::from("/var/lib/rollcall/embedded").join(short_hash(data_dir.to_string_lossy().as_bytes()));
                 tracing::info!(cluster = %root.display(), "data directory not reachable by the postgres user; keeping the cluster here");
             }
             std::fs::create_dir_all(root.join("run")).context("creating cluster directory")?;
@@ -56,25 +80,14 @@ impl EmbeddedPostgres {
         } else {
             std::fs::create_dir_all(root.join("run")).context("creating cluster directory")?;
         }
-        let cluster_dir = root.join("data");
-        let socket_dir = root.join("run");
-        let mut pg = EmbeddedPostgres {
-            cluster_dir,
-            socket_dir,
+        Ok(EmbeddedPostgres {
+            cluster_dir: root.join("data"),
+            socket_dir: root.join("run"),
+            log_file: root.join("postgres.log"),
             bin_dir,
             run_as,
             started_here: false,
-        };
-
-        if !pg.cluster_dir.join("PG_VERSION").exists() {
-            pg.initdb().await?;
-        }
-        if !pg.is_running().await {
-            pg.pg_ctl_start(&root.join("postgres.log")).await?;
-            pg.started_here = true;
-        }
-        pg.ensure_database(DATABASE).await?;
-        Ok(pg)
+        })
     }
 
     /// Connection URL for a database in this cluster, over its Unix socket.
@@ -104,6 +117,12 @@ impl EmbeddedPostgres {
         Ok(())
     }
 
+    pub async fn stop_quietly(&self) {
+        if let Err(err) = self.stop().await {
+            tracing::warn!(error = %err, "could not stop the embedded PostgreSQL");
+        }
+    }
+
     fn command(&self, program: &str) -> Command {
         let binary = self.bin_dir.join(program);
         let mut command = match &self.run_as {
@@ -114,9 +133,7 @@ impl EmbeddedPostgres {
             }
             None => Command::new(binary),
         };
-        command
-            .kill_on_drop(false)
-            .stdin(std::process::Stdio::null());
+        command.kill_on_drop(false).stdin(std::process::Stdio::null());
         command
     }
 
@@ -148,7 +165,8 @@ impl EmbeddedPostgres {
             .unwrap_or(false)
     }
 
-    async fn pg_ctl_start(&self, log: &Path) -> Result<()> {
+    async fn pg_ctl_start(&self) -> Result<()> {
+        let log = &self.log_file;
         // Socket only, in a directory of its own: nothing listens on TCP, nothing clashes.
         let options = format!(
             "-c listen_addresses='' -c unix_socket_directories='{}' -c max_connections=300",
@@ -182,11 +200,10 @@ impl EmbeddedPostgres {
         let mut conn = sqlx::PgConnection::connect(&self.url("postgres"))
             .await
             .context("connecting to the embedded cluster")?;
-        let exists: bool =
-            sqlx::query_scalar("select exists (select 1 from pg_database where datname = $1)")
-                .bind(name)
-                .fetch_one(&mut conn)
-                .await?;
+        let exists: bool = sqlx::query_scalar("select exists (select 1 from pg_database where datname = $1)")
+            .bind(name)
+            .fetch_one(&mut conn)
+            .await?;
         if !exists {
             // Two servers may race to create it; losing that race is fine.
             if let Err(err) = sqlx::query(&format!("create database \"{name}\""))

@@ -62,8 +62,7 @@ fn UserEditor(
     let query = use_query_map();
     let confirming = move || query.with(|q| q.get("confirm").as_deref() == Some("deactivate"));
     let result: Signal<Option<Result<UserRow, crate::error::AppError>>> = update.value().into();
-    let activation_result: Signal<Option<Result<UserRow, crate::error::AppError>>> =
-        activation.value().into();
+    let activation_result: Signal<Option<Result<UserRow, crate::error::AppError>>> = activation.value().into();
     focus_first_invalid(result);
     Effect::new(move |_| {
         if let Some(Ok(saved)) = update.value().get() {

@@ -143,8 +143,7 @@ fn UsersTable(result: UsersPage, query: UsersQuery) -> impl IntoView {
         format::count(result.total),
         if result.total_is_lower_bound { "+" } else { "" }
     );
-    let has_next = last < result.total
-        || result.total_is_lower_bound && result.users.len() as u32 == result.per_page;
+    let has_next = last < result.total || result.total_is_lower_bound && result.users.len() as u32 == result.per_page;
     let prev_url = (result.page > 1).then(|| {
         url_for(&UsersQuery {
             page: result.page - 1,

@@ -90,8 +90,8 @@ mod convert {
     }
 }
 
-#[server]
-pub async fn list_users(query: UsersQuery) -> Result<UsersPage, AppError> {
+#[server(endpoint = "list_users")]
+pub async fn list_users(#[server(default)] query: UsersQuery) -> Result<UsersPage, AppError> {
     let caller = crate::ssr::admin().await?;
     if query.q.len() > 200 {
         return Err(AppError::invalid("q", "Search for at most 200 characters."));
@@ -117,7 +117,7 @@ pub async fn list_users(query: UsersQuery) -> Result<UsersPage, AppError> {
     })
 }
 
-#[server]
+#[server(endpoint = "get_user")]
 pub async fn get_user(id: Uuid) -> Result<UserRow, AppError> {
     let caller = crate::ssr::admin().await?;
     let user = identity::users::get(&caller.state.db, caller.user.org_id, id)
@@ -126,7 +126,7 @@ pub async fn get_user(id: Uuid) -> Result<UserRow, AppError> {
     Ok(convert::row(user))
 }
 
-#[server]
+#[server(endpoint = "create_user")]
 pub async fn create_user(
     email: String,
     given_name: String,
@@ -136,8 +136,7 @@ pub async fn create_user(
 ) -> Result<Uuid, AppError> {
     let caller = crate::ssr::admin().await?;
     let email = identity::EmailAddress::parse(&email).map_err(|e| caller.fail(e))?;
-    let role =
-        Role::parse(&role).ok_or_else(|| AppError::invalid("role", "Choose Admin or Member."))?;
+    let role = Role::parse(&role).ok_or_else(|| AppError::invalid("role", "Choose Admin or Member."))?;
     let password = Some(password).filter(|p| !p.is_empty());
     let new = identity::users::NewUser {
         email,
@@ -160,7 +159,7 @@ pub async fn create_user(
     Ok(user.id)
 }
 
-#[server]
+#[server(endpoint = "update_user")]
 pub async fn update_user(
     id: Uuid,
     email: String,
@@ -170,8 +169,7 @@ pub async fn update_user(
 ) -> Result<UserRow, AppError> {
     let caller = crate::ssr::admin().await?;
     let email = identity::EmailAddress::parse(&email).map_err(|e| caller.fail(e))?;
-    let role =
-        Role::parse(&role).ok_or_else(|| AppError::invalid("role", "Choose Admin or Member."))?;
+    let role = Role::parse(&role).ok_or_else(|| AppError::invalid("role", "Choose Admin or Member."))?;
     let change = identity::users::ProfileChange {
         email,
         given_name,
@@ -184,7 +182,7 @@ pub async fn update_user(
     Ok(convert::row(user))
 }
 
-#[server]
+#[server(endpoint = "set_user_active")]
 pub async fn set_user_active(id: Uuid, active: bool) -> Result<UserRow, AppError> {
     let caller = crate::ssr::admin().await?;
     let result = if active {
@@ -204,11 +202,7 @@ pub fn query_from_params(params: &leptos_router::params::ParamsMap) -> UsersQuer
         status: params.get("status").and_then(|s| UserStatus::parse(&s)),
         sort: UserSortKey::parse(&params.get("sort").unwrap_or_default()),
         descending: params.get("dir").as_deref() == Some("desc"),
-        page: params
-            .get("page")
-            .and_then(|p| p.parse().ok())
-            .unwrap_or(1)
-            .max(1),
+        page: params.get("page").and_then(|p| p.parse().ok()).unwrap_or(1).max(1),
     }
 }
 

@@ -4,8 +4,7 @@
 
 use app::model::Flash;
 use app::ssr::{
-    cookie, cookie_value, encode_flash, RequestContext, SharedState, FLASH_COOKIE, PENDING_COOKIE,
-    SESSION_COOKIE,
+    cookie, cookie_value, encode_flash, RequestContext, SharedState, FLASH_COOKIE, PENDING_COOKIE, SESSION_COOKIE,
 };
 use axum::extract::State;
 use axum::http::{header, HeaderValue};
@@ -123,27 +122,18 @@ pub async fn login(
         ip: ctx.ip.as_deref(),
     };
     match identity::auth::sign_in(&state.db, &state.throttle, attempt).await {
-        Ok(SignIn::Account(account)) => {
-            start_session(&state, &ctx, account, &safe_next(&form.next), "password").await
-        }
+        Ok(SignIn::Account(account)) => start_session(&state, &ctx, account, &safe_next(&form.next), "password").await,
         Ok(SignIn::ChooseWorkspace { token, .. }) => {
             let mut response = Redirect::to("/login/workspace").into_response();
             append_cookie(
                 &mut response,
-                &cookie(
-                    PENDING_COOKIE,
-                    token.expose(),
-                    Some(300),
-                    state.secure_cookies,
-                ),
+                &cookie(PENDING_COOKIE, token.expose(), Some(300), state.secure_cookies),
             );
             response
         }
         Err(err) => {
             let mut flash = flash_for(err, &ctx.request_id);
-            flash
-                .values
-                .insert("email".into(), form.email.trim().to_owned());
+            flash.values.insert("email".into(), form.email.trim().to_owned());
             redirect_with_flash(&login_page, &flash, state.secure_cookies)
         }
     }
@@ -160,9 +150,7 @@ pub async fn choose_workspace(
     Extension(ctx): Extension<RequestContext>,
     Form(form): Form<WorkspaceForm>,
 ) -> Response {
-    let Some(pending) =
-        cookie_value(ctx.cookie_header.as_deref(), PENDING_COOKIE).map(str::to_owned)
-    else {
+    let Some(pending) = cookie_value(ctx.cookie_header.as_deref(), PENDING_COOKIE).map(str::to_owned) else {
         let flash = Flash {
             error: "That sign-in has expired. Enter your email and password again.".into(),
             ..Default::default()
@@ -178,18 +166,11 @@ pub async fn choose_workspace(
             );
             response
         }
-        Err(err) => redirect_with_flash(
-            "/login",
-            &flash_for(err, &ctx.request_id),
-            state.secure_cookies,
-        ),
+        Err(err) => redirect_with_flash("/login", &flash_for(err, &ctx.request_id), state.secure_cookies),
     }
 }
 
-pub async fn logout(
-    State(state): State<SharedState>,
-    Extension(ctx): Extension<RequestContext>,
-) -> Response {
+pub async fn logout(State(state): State<SharedState>, Extension(ctx): Extension<RequestContext>) -> Response {
     if let Some(token) = cookie_value(ctx.cookie_header.as_deref(), SESSION_COOKIE) {
         if let Err(err) = identity::sessions::revoke(&state.db, token).await {
             tracing::error!(error = ?err, "could not revoke session on sign-out");
@@ -235,24 +216,12 @@ async fn start_session(
             let max_age = state.sessions.absolute_lifetime.num_seconds();
             append_cookie(
                 &mut response,
-                &cookie(
-                    SESSION_COOKIE,
-                    token.expose(),
-                    Some(max_age),
-                    state.secure_cookies,
-                ),
+                &cookie(SESSION_COOKIE, token.expose(), Some(max_age), state.secure_cookies),
             );
-            append_cookie(
-                &mut response,
-                &cookie(FLASH_COOKIE, "", Some(0), state.secure_cookies),
-            );
+            append_cookie(&mut response, &cookie(FLASH_COOKIE, "", Some(0), state.secure_cookies));
             response
         }
-        Err(err) => redirect_with_flash(
-            "/login",
-            &flash_for(err, &ctx.request_id),
-            state.secure_cookies,
-        ),
+        Err(err) => redirect_with_flash("/login", &flash_for(err, &ctx.request_id), state.secure_cookies),
     }
 }
 
@@ -282,11 +251,7 @@ fn append_cookie(response: &mut Response, value: &str) {
 
 /// Only same-site paths: `//evil.example` and `https://…` would be open redirects.
 fn safe_next(next: &str) -> String {
-    if next.starts_with('/')
-        && !next.starts_with("//")
-        && !next.starts_with("/\\")
-        && !next.contains("://")
-    {
+    if next.starts_with('/') && !next.starts_with("//") && !next.starts_with("/\\") && !next.contains("://") {
         next.to_owned()
     } else {
         "/".to_owned()

@@ -10,8 +10,7 @@ use std::net::SocketAddr;
 pub async fn attach(State(state): State<SharedState>, mut req: Request, next: Next) -> Response {
     let path = req.uri().path();
     // Static files never need a session lookup.
-    let is_asset =
-        path.starts_with("/pkg/") || path == "/favicon.ico" || path.starts_with("/assets/");
+    let is_asset = path.starts_with("/pkg/") || path == "/favicon.ico" || path.starts_with("/assets/");
     let headers = req.headers();
     let cookie_header = headers
         .get(http::header::COOKIE)
@@ -41,19 +40,14 @@ pub async fn attach(State(state): State<SharedState>, mut req: Request, next: Ne
             .map(|ci| ci.0.ip().to_string())
     });
 
-    let session = match (
-        is_asset,
-        cookie_value(cookie_header.as_deref(), SESSION_COOKIE),
-    ) {
-        (false, Some(token)) => {
-            match identity::sessions::resolve(&state.db, &state.sessions, token).await {
-                Ok(session) => session,
-                Err(err) => {
-                    tracing::error!(error = ?err, request_id, "session lookup failed");
-                    None
-                }
+    let session = match (is_asset, cookie_value(cookie_header.as_deref(), SESSION_COOKIE)) {
+        (false, Some(token)) => match identity::sessions::resolve(&state.db, &state.sessions, token).await {
+            Ok(session) => session,
+            Err(err) => {
+                tracing::error!(error = ?err, request_id, "session lookup failed");
+                None
             }
-        }
+        },
         _ => None,
     };
     req.extensions_mut().insert(RequestContext {

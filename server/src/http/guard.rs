@@ -13,11 +13,7 @@ pub struct Origin(pub String);
 
 /// Refuses state-changing requests that a browser says come from another site. Cookies are
 /// `SameSite=Lax` already; this closes the rest (old browsers, same-site subdomains).
-pub async fn same_origin_writes(
-    State(Origin(public_origin)): State<Origin>,
-    req: Request,
-    next: Next,
-) -> Response {
+pub async fn same_origin_writes(State(Origin(public_origin)): State<Origin>, req: Request, next: Next) -> Response {
     if matches!(*req.method(), Method::GET | Method::HEAD | Method::OPTIONS) {
         return next.run(req).await;
     }
@@ -37,8 +33,7 @@ pub async fn same_origin_writes(
                 .and_then(|v| v.to_str().ok())
                 .map(origin_of)
         });
-    let cross_site =
-        headers.get("sec-fetch-site").and_then(|v| v.to_str().ok()) == Some("cross-site");
+    let cross_site = headers.get("sec-fetch-site").and_then(|v| v.to_str().ok()) == Some("cross-site");
     let allowed = match &claimed {
         Some(origin) => *origin == public_origin || origin_host(origin) == host,
         // No Origin, no Referer: not a browser form post, so not a CSRF vector.
@@ -46,7 +41,10 @@ pub async fn same_origin_writes(
     };
     if !allowed {
         tracing::warn!(origin = ?claimed, "refused a cross-origin write");
-        return (StatusCode::FORBIDDEN, "This request came from another site and was refused. Submit the form from Rollcall itself.")
+        return (
+            StatusCode::FORBIDDEN,
+            "This request came from another site and was refused. Submit the form from Rollcall itself.",
+        )
             .into_response();
     }
     next.run(req).await
@@ -68,9 +66,7 @@ fn origin_host(origin: &str) -> &str {
 /// API clients see 400/401/403/404/409/422/429 like from any well-behaved API.
 pub async fn server_fn_status(req: Request, next: Next) -> Response {
     let response = next.run(req).await;
-    if !response.headers().contains_key("serverfnerror")
-        || response.status() != StatusCode::INTERNAL_SERVER_ERROR
-    {
+    if !response.headers().contains_key("serverfnerror") || response.status() != StatusCode::INTERNAL_SERVER_ERROR {
         return response;
     }
     let (mut parts, body) = response.into_parts();
@@ -78,8 +74,7 @@ pub async fn server_fn_status(req: Request, next: Next) -> Response {
         return (StatusCode::INTERNAL_SERVER_ERROR, "error body too large").into_response();
     };
     if let Ok(err) = serde_json::from_slice::<AppError>(&bytes) {
-        parts.status =
-            StatusCode::from_u16(err.status()).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR);
+        parts.status = StatusCode::from_u16(err.status()).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR);
     }
     Response::from_parts(parts, Body::from(bytes))
 }

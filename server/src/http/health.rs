@@ -11,10 +11,7 @@ pub async fn healthz() -> &'static str {
 
 /// The database answers: this server can do real work.
 pub async fn readyz(State(state): State<SharedState>) -> (StatusCode, &'static str) {
-    match sqlx::query_scalar::<_, i32>("select 1")
-        .fetch_one(&state.db)
-        .await
-    {
+    match sqlx::query_scalar::<_, i32>("select 1").fetch_one(&state.db).await {
         Ok(_) => (StatusCode::OK, "ready"),
         Err(err) => {
             tracing::warn!(error = %err, "readiness check failed");

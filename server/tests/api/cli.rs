@@ -1,0 +1,83 @@
+use crate::helpers::*;
+use std::io::Write;
+use std::process::{Command, Stdio};
+
+fn rollcall(database_url: &str, args: &[&str], stdin: &str) -> std::process::Output {
+    let mut child = Command::new(env!("CARGO_BIN_EXE_rollcall"))
+        .args(args)
+        .env("DATABASE_URL", database_url)
+        .env("RUST_LOG", "warn")
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    child.stdin.take().unwrap().write_all(stdin.as_bytes()).unwrap();
+    child.wait_with_output().unwrap()
+}
+
+#[tokio::test]
+async fn org_create_prints_the_slug_first_and_the_admin_can_sign_in() {
+    let app = spawn_app().await;
+    let out = rollcall(
+        &app.database_url,
+        &[
+            "org",
+            "create",
+            "--name",
+            "Gamma Labs",
+            "--admin-email",
+            "gus@gamma.test",
+            "--admin-password-stdin",
+        ],
+        &format!("{PASSWORD}\n"),
+    );
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    let stdout = String::from_utf8(out.stdout).unwrap();
+    assert_eq!(stdout.lines().next(), Some("gamma-labs"));
+    assert!(!stdout.contains(PASSWORD) && !String::from_utf8_lossy(&out.stderr).contains(PASSWORD));
+
+    let user = rollcall(
+        &app.database_url,
+        &[
+            "user",
+            "create",
+            "--org",
+            "gamma-labs",
+            "--email",
+            "m@gamma.test",
+            "--password-stdin",
+        ],
+        &format!("{PASSWORD}\n"),
+    );
+    assert!(user.status.success(), "{}", String::from_utf8_lossy(&user.stderr));
+
+    let browser = app.browser();
+    browser.sign_in("m@gamma.test", PASSWORD).await;
+    assert_eq!(browser.whoami().await.as_deref(), Some("m@gamma.test"));
+}
+
+#[tokio::test]
+async fn org_create_with_a_weak_password_fails_clearly_and_creates_nothing() {
+    let app = spawn_app().await;
+    let out = rollcall(
+        &app.database_url,
+        &[
+            "org",
+            "create",
+            "--name",
+            "Weak",
+            "--admin-email",
+            "w@weak.test",
+            "--admin-password-stdin",
+        ],
+        "short\n",
+    );
+    assert!(!out.status.success());
+    assert!(String::from_utf8_lossy(&out.stderr).contains("at least 10 characters"));
+    let orgs: i64 = sqlx::query_scalar("select count(*) from orgs")
+        .fetch_one(&app.db)
+        .await
+        .unwrap();
+    assert_eq!(orgs, 0);
+}

@@ -1,0 +1,244 @@
+//! `spawn_app()`: boots Rollcall on a random port against its own database, cloned from a
+//! migrated template in one shared embedded cluster (started once per test run).
+
+use rollcall_server::config::Settings;
+use rollcall_server::embedded_pg::EmbeddedPostgres;
+use rollcall_server::startup::Application;
+use sqlx::{Connection, PgConnection, PgPool};
+use std::path::PathBuf;
+use std::sync::OnceLock;
+
+pub const PASSWORD: &str = "correct horse battery staple";
+
+/// Template database every test database is cloned from (migrations already applied).
+const TEMPLATE: &str = "rollcall_template";
+
+pub fn cluster_dir() -> PathBuf {
+    PathBuf::from(env!("CARGO_TARGET_TMPDIR")).join("test-pg")
+}
+
+/// Starts (or joins) the shared cluster and prepares the template, once per process. Runs on
+/// its own runtime because each test has a runtime of its own.
+fn admin_url() -> &'static str {
+    static URL: OnceLock<String> = OnceLock::new();
+    URL.get_or_init(|| {
+        std::thread::spawn(|| {
+            tokio::runtime::Runtime::new().unwrap().block_on(async {
+                let pg = EmbeddedPostgres::start(&cluster_dir())
+                    .await
+                    .expect("start test cluster");
+                let mut conn = PgConnection::connect(&pg.url("postgres")).await.unwrap();
+                // Another test binary may hold it; serialise template creation cluster-wide.
+                sqlx::query("select pg_advisory_lock(4242)")
+                    .execute(&mut conn)
+                    .await
+                    .unwrap();
+                let _ = sqlx::query(&format!("drop database if exists {TEMPLATE}"))
+                    .execute(&mut conn)
+                    .await;
+                sqlx::query(&format!("create database {TEMPLATE}"))
+                    .execute(&mut conn)
+                    .await
+                    .unwrap();
+                let template = PgPool::connect(&pg.url(TEMPLATE)).await.unwrap();
+                identity::db::migrate(&template).await.unwrap();
+                template.close().await;
+                sqlx::query("select pg_advisory_unlock(4242)")
+                    .execute(&mut conn)
+                    .await
+                    .unwrap();
+                pg.url("postgres")
+            })
+        })
+        .join()
+        .unwrap()
+    })
+}
+
+pub async fn fresh_database() -> String {
+    let admin = admin_url();
+    let name = format!("test_{}", uuid::Uuid::new_v4().simple());
+    let mut conn = PgConnection::connect(admin).await.unwrap();
+    sqlx::query(&format!("create database {name} template {TEMPLATE}"))
+        .execute(&mut conn)
+        .await
+        .unwrap();
+    admin.replace("/postgres?", &format!("/{name}?"))
+}
+
+pub fn settings(database_url: String) -> Settings {
+    Settings {
+        database_url: Some(database_url),
+        data_dir: cluster_dir(),
+        listen: "127.0.0.1:0".parse().unwrap(),
+        public_url: None,
+        open_signup: false,
+        session_idle_minutes: 60,
+        session_max_hours: 24,
+        trust_proxy: false,
+        login_max_failures_per_account: 5,
+        login_max_failures_per_ip: 20,
+        db_max_connections: 5,
+        site_root: format!("{}/../target/site", env!("CARGO_MANIFEST_DIR")),
+    }
+}
+
+pub struct TestApp {
+    pub address: String,
+    pub db: PgPool,
+    pub database_url: String,
+}
+
+pub async fn spawn_app() -> TestApp {
+    spawn_app_with(|_| {}).await
+}
+
+pub async fn spawn_app_with(adjust: impl FnOnce(&mut Settings)) -> TestApp {
+    let database_url = fresh_database().await;
+    spawn_on(database_url, adjust).await
+}
+
+/// Another server process on an existing database (scale-out tests).
+pub async fn spawn_on(database_url: String, adjust: impl FnOnce(&mut Settings)) -> TestApp {
+    let mut settings = settings(database_url.clone());
+    adjust(&mut settings);
+    let db = identity::db::connect(&database_url, 5).await.unwrap();
+    let app = Application::build(&settings, db.clone()).await.unwrap();
+    let address = format!("http://{}", app.local_addr());
+    tokio::spawn(app.run_until(std::future::pending()));
+    TestApp {
+        address,
+        db,
+        database_url,
+    }
+}
+
+/// A browser-like client: keeps cookies, does not follow redirects, sends same-origin headers.
+pub struct Browser {
+    pub client: reqwest::Client,
+    pub base: String,
+}
+
+impl TestApp {
+    pub fn browser(&self) -> Browser {
+        Browser {
+            client: reqwest::Client::builder()
+                .cookie_store(true)
+                .redirect(reqwest::redirect::Policy::none())
+                .build()
+                .unwrap(),
+            base: self.address.clone(),
+        }
+    }
+
+    /// Creates the first workspace through the setup form; returns the signed-in admin.
+    pub async fn first_admin(&self) -> Browser {
+        let browser = self.browser();
+        let res = browser
+            .form(
+                "/auth/setup",
+                &[
+                    ("org_name", "Acme"),
+                    ("given_name", "Ada"),
+                    ("family_name", "Admin"),
+                    ("email", "ada@acme.test"),
+                    ("password", PASSWORD),
+                ],
+            )
+            .await;
+        assert_eq!(res.status(), 303);
+        assert_eq!(location(&res), "/users");
+        browser
+    }
+
+    pub async fn org_id(&self, slug: &str) -> uuid::Uuid {
+        sqlx::query_scalar("select id from orgs where slug = $1")
+            .bind(slug)
+            .fetch_one(&self.db)
+            .await
+            .unwrap()
+    }
+
+    pub async fn user_id(&self, email: &str) -> uuid::Uuid {
+        sqlx::query_scalar("select id from users where lower(email) = lower($1) order by created_at limit 1")
+            .bind(email)
+            .fetch_one(&self.db)
+            .await
+            .unwrap()
+    }
+}
+
+impl Browser {
+    pub fn url(&self, path: &str) -> String {
+        format!("{}{path}", self.base)
+    }
+
+    pub async fn form(&self, path: &str, fields: &[(&str, &str)]) -> reqwest::Response {
+        self.client
+            .post(self.url(path))
+            .header("origin", &self.base)
+            .header("accept", "text/html")
+            .form(fields)
+            .send()
+            .await
+            .unwrap()
+    }
+
+    /// Calls a server function the way the hydrated app does (no `text/html` in Accept).
+    pub async fn call(&self, function: &str, fields: &[(&str, &str)]) -> reqwest::Response {
+        self.client
+            .post(self.url(&format!("/api/{function}")))
+            .header("origin", &self.base)
+            .form(fields)
+            .send()
+            .await
+            .unwrap()
+    }
+
+    pub async fn get(&self, path: &str) -> reqwest::Response {
+        self.client
+            .get(self.url(path))
+            .header("accept", "text/html")
+            .send()
+            .await
+            .unwrap()
+    }
+
+    pub async fn sign_in(&self, email: &str, password: &str) -> reqwest::Response {
+        self.form("/auth/login", &[("email", email), ("password", password)])
+            .await
+    }
+
+    /// Who the server thinks this browser is (email), if anyone.
+    pub async fn whoami(&self) -> Option<String> {
+        let res = self.call("whoami", &[]).await;
+        assert_eq!(res.status(), 200);
+        let body: serde_json::Value = res.json().await.unwrap();
+        body.get("email").and_then(|e| e.as_str()).map(str::to_owned)
+    }
+}
+
+pub fn location(res: &reqwest::Response) -> String {
+    res.headers()
+        .get("location")
+        .map(|v| v.to_str().unwrap().to_owned())
+        .unwrap_or_default()
+}
+
+pub fn set_cookies(res: &reqwest::Response) -> Vec<String> {
+    res.headers()
+        .get_all("set-cookie")
+        .iter()
+        .map(|v| v.to_str().unwrap().to_owned())
+        .collect()
+}
+
+/// The flash message a failed form post left for the next page.
+pub async fn flash_error(browser: &Browser) -> String {
+    let res = browser.call("take_flash", &[]).await;
+    let body: serde_json::Value = res.json().await.unwrap();
+    body.get("error")
+        .and_then(|e| e.as_str())
+        .unwrap_or_default()
+        .to_owned()
+}

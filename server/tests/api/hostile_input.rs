@@ -1,0 +1,133 @@
+use crate::helpers::*;
+
+#[tokio::test]
+async fn another_organisations_user_id_is_not_found() {
+    let app = spawn_app_with(|s| s.open_signup = true).await;
+    let acme = app.first_admin().await;
+    app.browser()
+        .form(
+            "/auth/setup",
+            &[("org_name", "Beta"), ("email", "bo@beta.test"), ("password", PASSWORD)],
+        )
+        .await;
+    let bo = app.user_id("bo@beta.test").await.to_string();
+    assert_eq!(acme.call("get_user", &[("id", &bo)]).await.status(), 404);
+    let edit = acme
+        .call(
+            "update_user",
+            &[
+                ("id", &bo),
+                ("email", "pwned@acme.test"),
+                ("given_name", ""),
+                ("family_name", ""),
+                ("role", "member"),
+            ],
+        )
+        .await;
+    assert_eq!(edit.status(), 404);
+    assert_eq!(
+        acme.call("set_user_active", &[("id", &bo), ("active", "false")])
+            .await
+            .status(),
+        404
+    );
+    let status: String = sqlx::query_scalar("select status || email from users where email = 'bo@beta.test'")
+        .fetch_one(&app.db)
+        .await
+        .unwrap();
+    assert_eq!(status, "activebo@beta.test");
+}
+
+#[tokio::test]
+async fn calls_without_a_session_are_unauthorised() {
+    let app = spawn_app().await;
+    app.first_admin().await;
+    let anonymous = app.browser();
+    let res = anonymous.call("list_users", &[]).await;
+    assert_eq!(res.status(), 401);
+    let forged = reqwest::Client::new()
+        .post(anonymous.url("/api/list_users"))
+        .header("cookie", format!("rollcall_session={}", "a".repeat(64)))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(forged.status(), 401);
+}
+
+#[tokio::test]
+async fn a_malformed_body_is_a_bad_request_and_changes_nothing() {
+    let app = spawn_app().await;
+    let admin = app.first_admin().await;
+    let res = admin
+        .call("set_user_active", &[("id", "not-a-uuid"), ("active", "maybe")])
+        .await;
+    assert_eq!(res.status(), 400);
+    let json = admin
+        .client
+        .post(admin.url("/auth/login"))
+        .header("origin", &admin.base)
+        .header("content-type", "application/x-www-form-urlencoded")
+        .body("%%%")
+        .send()
+        .await
+        .unwrap();
+    assert!(json.status().is_client_error() || json.status().is_redirection());
+}
+
+#[tokio::test]
+async fn an_oversized_body_is_refused_before_it_is_read() {
+    let app = spawn_app().await;
+    let admin = app.first_admin().await;
+    let huge = "x".repeat(2 * 1024 * 1024);
+    let res = admin
+        .client
+        .post(admin.url("/api/update_my_names"))
+        .header("origin", &admin.base)
+        .form(&[("given_name", huge.as_str()), ("family_name", "")])
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(res.status(), 413);
+}
+
+#[tokio::test]
+async fn an_unknown_route_is_a_clear_not_found() {
+    let app = spawn_app().await;
+    let res = app.browser().get("/no/such/page").await;
+    assert_eq!(res.status(), 404);
+    assert!(res.text().await.unwrap().contains("Page not found"));
+}
+
+#[tokio::test]
+async fn a_state_changing_request_from_another_origin_is_refused() {
+    let app = spawn_app().await;
+    let admin = app.first_admin().await;
+    let res = admin
+        .client
+        .post(admin.url("/api/create_user"))
+        .header("origin", "https://evil.example")
+        .form(&[
+            ("email", "planted@acme.test"),
+            ("given_name", ""),
+            ("family_name", ""),
+            ("role", "admin"),
+        ])
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(res.status(), 403);
+    let cross_site = admin
+        .client
+        .post(admin.url("/auth/logout"))
+        .header("sec-fetch-site", "cross-site")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(cross_site.status(), 403);
+    let users: i64 = sqlx::query_scalar("select count(*) from users")
+        .fetch_one(&app.db)
+        .await
+        .unwrap();
+    assert_eq!(users, 1);
+    assert!(admin.whoami().await.is_some(), "the cross-site sign-out did nothing");
+}

@@ -1,0 +1,9 @@
+//! Integration tests: the real server on port 0 against a fresh PostgreSQL database per test.
+
+mod helpers;
+
+mod auth;
+mod cli;
+mod hostile_input;
+mod scale_out;
+mod users;
