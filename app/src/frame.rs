@@ -40,9 +40,10 @@ fn SignedIn(me: Me) -> impl IntoView {
             <header class="topbar">
                 <span class="org-name">{me.org_name.clone()}</span>
                 <details class="user-menu">
-                    <summary aria-label=format!("Account menu for {}", me.display_name)>
+                    <summary>
                         <span class="avatar" aria-hidden="true">{initials(&me.display_name)}</span>
                         <span>{me.display_name.clone()}</span>
+                        <span class="visually-hidden">" (account menu)"</span>
                     </summary>
                     <div class="menu">
                         <A href="/profile">"Profile"</A>

@@ -42,6 +42,14 @@ pub fn shell(options: LeptosOptions) -> impl IntoView {
 pub fn App() -> impl IntoView {
     provide_meta_context();
     components::provide_toaster();
+    // Effects run only in the browser, after hydration: lets tests (and curious people) know
+    // the page is interactive.
+    Effect::new(|_| {
+        #[cfg(feature = "hydrate")]
+        if let Some(body) = document().body() {
+            let _ = body.set_attribute("data-hydrated", "true");
+        }
+    });
     // Async SSR: the first paint is the finished page, no spinners, and it works without JS.
     let ssr = SsrMode::Async;
     view! {
