@@ -7,10 +7,13 @@ pub mod components;
 pub mod error;
 pub mod format;
 pub mod frame;
+pub mod invitation;
 pub mod model;
+pub mod outbox;
 pub mod placeholder;
 pub mod profile;
 pub mod session;
+pub mod settings;
 #[cfg(feature = "ssr")]
 pub mod ssr;
 pub mod users;
@@ -64,14 +67,17 @@ pub fn App() -> impl IntoView {
                 <Route path=path!("/login") view=session::LoginPage ssr=ssr.clone()/>
                 <Route path=path!("/o/:slug/login") view=session::LoginPage ssr=ssr.clone()/>
                 <Route path=path!("/login/workspace") view=session::WorkspacePage ssr=ssr.clone()/>
+                <Route path=path!("/invite/:token") view=invitation::InvitationPage ssr=ssr.clone()/>
                 <ParentRoute path=path!("") view=frame::Frame ssr=ssr.clone()>
                     <Route path=path!("/users") view=users::list::UsersPage ssr=ssr.clone()/>
                     <Route path=path!("/users/new") view=users::create::NewUserPage ssr=ssr.clone()/>
+                    <Route path=path!("/users/invite") view=users::invite::InvitePeoplePage ssr=ssr.clone()/>
+                    <Route path=path!("/outbox") view=outbox::OutboxPage ssr=ssr.clone()/>
                     <Route path=path!("/users/:id") view=users::detail::UserPage ssr=ssr.clone()/>
                     <Route path=path!("/activity") view=activity::ActivityPage ssr=ssr.clone()/>
                     <Route path=path!("/integrations") view=placeholder::Integrations ssr=ssr.clone()/>
                     <Route path=path!("/provisioning") view=placeholder::Provisioning ssr=ssr.clone()/>
-                    <Route path=path!("/settings") view=placeholder::Settings ssr=ssr.clone()/>
+                    <Route path=path!("/settings") view=settings::SettingsPage ssr=ssr.clone()/>
                     <Route path=path!("/profile") view=profile::ProfilePage ssr=ssr.clone()/>
                 </ParentRoute>
             </Routes>

@@ -107,6 +107,15 @@ pub struct UserRow {
     pub has_password: bool,
     pub last_login_at: Option<DateTime<Utc>>,
     pub created_at: DateTime<Utc>,
+    /// The current invitation, if one is open (possibly expired).
+    pub invite: Option<InviteStatus>,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct InviteStatus {
+    pub sent_at: DateTime<Utc>,
+    pub expires_at: DateTime<Utc>,
+    pub expired: bool,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, Default)]
@@ -212,4 +221,153 @@ impl Flash {
     pub fn value(&self, name: &str) -> String {
         self.values.get(name).cloned().unwrap_or_default()
     }
+}
+
+/// One row of the "Invite people" preview.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct InvitePreviewRow {
+    pub line: usize,
+    pub email: String,
+    pub name: String,
+    pub role: Role,
+    pub outcome: InviteOutcome,
+    /// Why a row is invalid.
+    pub problem: Option<String>,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum InviteOutcome {
+    NewInvite,
+    InviteExisting,
+    AlreadyMember,
+    AlreadyInvited,
+    Deactivated,
+    Duplicate,
+    Invalid,
+}
+
+impl InviteOutcome {
+    pub fn label(self) -> &'static str {
+        match self {
+            InviteOutcome::NewInvite => "New invite",
+            InviteOutcome::InviteExisting => "Invite (already in the workspace)",
+            InviteOutcome::AlreadyMember => "Already a member",
+            InviteOutcome::AlreadyInvited => "Already invited",
+            InviteOutcome::Deactivated => "Deactivated: reactivate first",
+            InviteOutcome::Duplicate => "Listed twice",
+            InviteOutcome::Invalid => "Invalid",
+        }
+    }
+    pub fn sends(self) -> bool {
+        matches!(self, InviteOutcome::NewInvite | InviteOutcome::InviteExisting)
+    }
+    pub fn chip_class(self) -> &'static str {
+        match self {
+            InviteOutcome::NewInvite | InviteOutcome::InviteExisting => "chip chip-active",
+            InviteOutcome::Invalid | InviteOutcome::Deactivated => "chip chip-deactivated",
+            _ => "chip",
+        }
+    }
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, Default)]
+pub struct InviteSummary {
+    pub invited: usize,
+    pub skipped: usize,
+    pub invalid: usize,
+}
+
+/// What an invitation link leads to.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub enum InvitationView {
+    Open {
+        org_name: String,
+        email: String,
+        given_name: String,
+        family_name: String,
+        inviter: String,
+        expires_at: DateTime<Utc>,
+    },
+    Expired {
+        org_name: String,
+        inviter: String,
+    },
+    Used {
+        org_name: String,
+    },
+    NoLongerValid {
+        org_name: String,
+    },
+    Unknown,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct OutboxEntry {
+    pub id: i64,
+    pub recipient: String,
+    pub subject: String,
+    pub created_at: DateTime<Utc>,
+    pub state: MailState,
+    pub attempts: i32,
+    pub last_error: Option<String>,
+    pub next_attempt_at: DateTime<Utc>,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum MailState {
+    Sent,
+    Queued,
+    Retrying,
+    Failed,
+    Cancelled,
+    /// No SMTP server is configured: the mail waits here for an admin.
+    Held,
+}
+
+impl MailState {
+    pub fn label(self) -> &'static str {
+        match self {
+            MailState::Sent => "Sent",
+            MailState::Queued => "Queued",
+            MailState::Retrying => "Retrying",
+            MailState::Failed => "Failed",
+            MailState::Cancelled => "Not sent",
+            MailState::Held => "Waiting",
+        }
+    }
+    pub fn chip_class(self) -> &'static str {
+        match self {
+            MailState::Sent => "chip chip-active",
+            MailState::Queued | MailState::Held => "chip chip-invited",
+            MailState::Retrying => "chip chip-imported",
+            MailState::Failed => "chip chip-deactivated",
+            MailState::Cancelled => "chip",
+        }
+    }
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct OutboxListing {
+    pub entries: Vec<OutboxEntry>,
+    pub older_than: Option<i64>,
+    pub smtp_configured: bool,
+    pub waiting: i64,
+    pub failed: i64,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct RenderedMail {
+    pub to: String,
+    pub subject: String,
+    pub text: String,
+    /// The invitation link inside, for copying.
+    pub link: Option<String>,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct OrgSettings {
+    pub name: String,
+    pub invite_ttl_days: i32,
 }

@@ -29,11 +29,6 @@ pub fn Provisioning() -> impl IntoView {
 }
 
 #[component]
-pub fn Settings() -> impl IntoView {
-    view! { <ComingSoon title="Settings" body="Workspace name, invitation expiry and sign-in policies will live here."/> }
-}
-
-#[component]
 pub fn NotFound() -> impl IntoView {
     #[cfg(feature = "ssr")]
     if let Some(options) = use_context::<leptos_axum::ResponseOptions>() {

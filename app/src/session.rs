@@ -114,7 +114,7 @@ fn AuthCard(title: String, children: Children) -> impl IntoView {
     }
 }
 
-fn flash_field(flash: &Option<Flash>, field: &'static str) -> Signal<Option<String>> {
+pub(crate) fn flash_field(flash: &Option<Flash>, field: &'static str) -> Signal<Option<String>> {
     let message = flash
         .as_ref()
         .filter(|f| f.field.as_deref() == Some(field))
@@ -122,7 +122,7 @@ fn flash_field(flash: &Option<Flash>, field: &'static str) -> Signal<Option<Stri
     Signal::derive(move || message.clone())
 }
 
-fn flash_general(flash: &Option<Flash>) -> Signal<Option<String>> {
+pub(crate) fn flash_general(flash: &Option<Flash>) -> Signal<Option<String>> {
     let message = flash.as_ref().filter(|f| f.field.is_none()).map(|f| f.error.clone());
     Signal::derive(move || message.clone())
 }

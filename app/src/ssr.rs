@@ -20,6 +20,12 @@ pub struct ServerState {
     pub secure_cookies: bool,
     /// Behind a reverse proxy of our own: take the client address from X-Forwarded-For.
     pub trust_proxy: bool,
+    /// Invite links are derived from it.
+    pub secret_key: identity::secret_key::SecretKey,
+    /// Where people reach Rollcall, for links in mail (no trailing slash).
+    pub public_url: String,
+    /// Whether an SMTP server is configured; without one, mail waits in the outbox.
+    pub smtp_configured: bool,
 }
 
 pub type SharedState = Arc<ServerState>;

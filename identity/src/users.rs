@@ -203,6 +203,26 @@ pub async fn list(db: &Db, org_id: Uuid, query: &UserQuery) -> Result<UserPage> 
     })
 }
 
+/// Ids of the users a filter matches who could be invited (imported, or invited with an
+/// expired link), for "select all N matching".
+pub async fn invitable_ids_matching(db: &Db, org_id: Uuid, query: &UserQuery, limit: i64) -> Result<Vec<Uuid>> {
+    let pattern = query
+        .search
+        .as_deref()
+        .map(str::trim)
+        .filter(|s| !s.is_empty())
+        .map(like_pattern);
+    let mut qb = QueryBuilder::new("select id from users");
+    push_filters(&mut qb, org_id, query, &pattern);
+    qb.push(
+        " and (status = 'imported' or (status = 'invited' and not exists (select 1 from invites i where i.org_id = users.org_id
+           and i.user_id = users.id and i.expires_at > now() and i.accepted_at is null and i.revoked_at is null
+           and i.superseded_at is null)))",
+    );
+    qb.push(" limit ").push_bind(limit);
+    Ok(qb.build_query_scalar().fetch_all(db).await?)
+}
+
 /// Reads the trigger-maintained counters instead of counting rows.
 pub async fn count_by_status(db: &Db, org_id: Uuid, status: Option<UserStatus>) -> Result<i64> {
     let n: Option<i64> = match status {

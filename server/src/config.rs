@@ -74,6 +74,22 @@ pub struct Settings {
     /// Largest pool of database connections per app server.
     #[arg(long, env = "ROLLCALL_DB_MAX_CONNECTIONS", default_value_t = 20, global = true)]
     pub db_max_connections: u32,
+    /// SMTP server for outgoing mail, e.g. smtp://mail:25, smtp://user:pass@host:587?tls=required,
+    /// smtps://user:pass@host. Without it mail waits in the outbox, readable by admins.
+    #[arg(long, env = "ROLLCALL_SMTP_URL", hide_env_values = true, global = true)]
+    pub smtp_url: Option<String>,
+    /// Sender of Rollcall's mail.
+    #[arg(
+        long,
+        env = "ROLLCALL_MAIL_FROM",
+        default_value = "Rollcall <rollcall@localhost>",
+        global = true
+    )]
+    pub mail_from: String,
+    /// 64 hex characters; invite links are derived from it. Every server sharing a database
+    /// needs the same one. Default: generated once into <data dir>/secret.key.
+    #[arg(long, env = "ROLLCALL_SECRET_KEY", hide_env_values = true, global = true)]
+    pub secret_key: Option<String>,
     /// Where the built site (WASM, JS, CSS, public files) lives.
     #[arg(long, env = "LEPTOS_SITE_ROOT", default_value = "target/site", global = true)]
     pub site_root: String,
@@ -150,11 +166,37 @@ pub enum RoleArg {
 }
 
 impl Settings {
-    pub fn public_url(&self) -> String {
-        self.public_url
-            .clone()
-            .unwrap_or_else(|| format!("http://{}", self.listen))
-            .trim_end_matches('/')
-            .to_owned()
+    /// The configured key, or the one kept in the data directory (created on first use, 0600).
+    pub fn load_secret_key(&self) -> anyhow::Result<identity::secret_key::SecretKey> {
+        use anyhow::Context;
+        use identity::secret_key::SecretKey;
+        use std::io::Write;
+        use std::os::unix::fs::OpenOptionsExt;
+        if let Some(hex) = &self.secret_key {
+            return SecretKey::from_hex(hex).map_err(|e| anyhow::anyhow!("ROLLCALL_SECRET_KEY: {e}"));
+        }
+        let path = self.data_dir.join("secret.key");
+        if let Ok(text) = std::fs::read_to_string(&path) {
+            return SecretKey::from_hex(&text).map_err(|e| anyhow::anyhow!("{}: {e}", path.display()));
+        }
+        std::fs::create_dir_all(&self.data_dir).context("creating the data directory")?;
+        let key = SecretKey::generate();
+        match std::fs::OpenOptions::new()
+            .write(true)
+            .create_new(true)
+            .mode(0o600)
+            .open(&path)
+        {
+            Ok(mut file) => file
+                .write_all(key.to_hex().as_bytes())
+                .with_context(|| format!("writing {}", path.display()))?,
+            // Another process created it first: use theirs.
+            Err(err) if err.kind() == std::io::ErrorKind::AlreadyExists => {
+                let text = std::fs::read_to_string(&path)?;
+                return SecretKey::from_hex(&text).map_err(|e| anyhow::anyhow!("{}: {e}", path.display()));
+            }
+            Err(err) => return Err(err).with_context(|| format!("writing {}", path.display())),
+        }
+        Ok(key)
     }
 }

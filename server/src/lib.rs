@@ -5,5 +5,6 @@ pub mod cli;
 pub mod config;
 pub mod embedded_pg;
 pub mod http;
+pub mod mailer;
 pub mod startup;
 pub mod telemetry;

@@ -57,14 +57,29 @@ pub struct Application {
     listener: tokio::net::TcpListener,
     router: axum::Router,
     state: SharedState,
+    mailer: Option<crate::mailer::Mailer>,
 }
 
 impl Application {
     pub async fn build(settings: &Settings, db: Db) -> Result<Application> {
-        let public_url = settings.public_url();
         let listener = tokio::net::TcpListener::bind(settings.listen)
             .await
             .with_context(|| format!("listening on {}", settings.listen))?;
+        let local_addr = listener.local_addr()?;
+        let public_url = settings
+            .public_url
+            .clone()
+            .unwrap_or_else(|| format!("http://{local_addr}"))
+            .trim_end_matches('/')
+            .to_owned();
+        let secret_key = settings.load_secret_key()?;
+        identity::secret_key::check_matches_database(&db, &secret_key)
+            .await
+            .map_err(|e| anyhow::anyhow!("{e}"))?;
+        let mailer = match &settings.smtp_url {
+            Some(url) => Some(crate::mailer::Mailer::new(url, &settings.mail_from)?),
+            None => None,
+        };
         let state: SharedState = Arc::new(ServerState {
             db,
             sessions: SessionPolicy {
@@ -79,8 +94,10 @@ impl Application {
             open_signup: settings.open_signup,
             secure_cookies: public_url.starts_with("https://"),
             trust_proxy: settings.trust_proxy,
+            secret_key,
+            public_url: public_url.clone(),
+            smtp_configured: mailer.is_some(),
         });
-        let local_addr = listener.local_addr()?;
         let leptos_options = LeptosOptions::builder()
             .output_name("rollcall")
             .site_root(settings.site_root.as_str())
@@ -93,6 +110,7 @@ impl Application {
             listener,
             router,
             state,
+            mailer,
         })
     }
 
@@ -107,6 +125,9 @@ impl Application {
     /// Serves until `shutdown` resolves, then finishes in-flight requests.
     pub async fn run_until(self, shutdown: impl Future<Output = ()> + Send + 'static) -> Result<()> {
         let housekeeping = tokio::spawn(housekeeping(self.state.clone()));
+        let worker = self
+            .mailer
+            .map(|mailer| tokio::spawn(crate::mailer::run_outbox_worker(self.state.clone(), mailer)));
         // Nagle's algorithm meets delayed ACKs on keep-alive connections and adds ~40 ms to
         // streamed responses; disable it on every accepted socket.
         let listener = self.listener.tap_io(|tcp| {
@@ -119,6 +140,9 @@ impl Application {
         .with_graceful_shutdown(shutdown)
         .await;
         housekeeping.abort();
+        if let Some(worker) = worker {
+            worker.abort();
+        }
         result.context("serving HTTP")
     }
 }

@@ -29,9 +29,10 @@ fn UserView() -> impl IntoView {
     let id = move || params.with(|p| p.get("id").and_then(|id| Uuid::parse_str(&id).ok()));
     let update = ServerAction::<UpdateUser>::new();
     let activation = ServerAction::<SetUserActive>::new();
+    let changed = RwSignal::new(0u32);
     let user = Resource::new(
-        move || (id(), update.version().get(), activation.version().get()),
-        |(id, _, _)| async move {
+        move || (id(), update.version().get(), activation.version().get(), changed.get()),
+        |(id, _, _, _)| async move {
             match id {
                 Some(id) => get_user(id).await,
                 None => Err(crate::error::AppError::NotFound),
@@ -43,7 +44,7 @@ fn UserView() -> impl IntoView {
         <Transition fallback=|| view! { <p class="muted">"Loading…"</p> }>
             {move || Suspend::new(async move {
                 match user.await {
-                    Ok(user) => view! { <UserEditor user update activation/> }.into_any(),
+                    Ok(user) => view! { <UserEditor user update activation changed/> }.into_any(),
                     Err(err) => view! { <ErrorPanel error=err/> }.into_any(),
                 }
             })}
@@ -56,6 +57,7 @@ fn UserEditor(
     user: UserRow,
     update: ServerAction<UpdateUser>,
     activation: ServerAction<SetUserActive>,
+    changed: RwSignal<u32>,
 ) -> impl IntoView {
     let me = use_context::<Me>();
     let is_me = me.as_ref().map(|m| m.user_id) == Some(user.id);
@@ -80,6 +82,7 @@ fn UserEditor(
     });
     let id = user.id.to_string();
     let form_id = id.clone();
+    let invitation = user.clone();
     let deactivated = user.status == UserStatus::Deactivated;
     view! {
         <header class="page-header">
@@ -154,6 +157,9 @@ fn UserEditor(
                     }
                 }}
             </aside>
+        </div>
+        <div class="columns">
+            <super::invite::InvitationPanel user=invitation changed/>
         </div>
     }
 }

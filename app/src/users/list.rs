@@ -1,8 +1,9 @@
 //! The users table: server-side search as you type, status filter, sortable columns and
 //! pagination, all kept in the URL so back/forward and shared links work.
 
+use super::invite::InviteUsers;
 use super::{list_users, query_from_params, url_for};
-use crate::components::{ErrorPanel, StatusChip};
+use crate::components::{toast, ErrorPanel, StatusChip};
 use crate::format;
 use crate::frame::AdminOnly;
 use crate::model::{UserSortKey, UserStatus, UsersPage, UsersQuery};
@@ -26,8 +27,41 @@ pub fn UsersPage() -> impl IntoView {
 fn UsersView() -> impl IntoView {
     let params = use_query_map();
     let query = Memo::new(move |_| params.with(query_from_params));
-    let page = Resource::new(move || query.get(), list_users);
+    let invite = ServerAction::<InviteUsers>::new();
+    let page = Resource::new(move || (query.get(), invite.version().get()), |(q, _)| list_users(q));
     let navigate = use_navigate();
+    // Selection survives paging but not a change of search or filter.
+    let selected = RwSignal::new(std::collections::BTreeSet::<uuid::Uuid>::new());
+    let all_matching = RwSignal::new(false);
+    Effect::new(move |previous: Option<(String, Option<UserStatus>)>| {
+        let current = query.with(|q| (q.q.clone(), q.status));
+        if previous.is_some_and(|p| p != current) {
+            selected.set(Default::default());
+            all_matching.set(false);
+        }
+        current
+    });
+    Effect::new(move |_| {
+        if let Some(result) = invite.value().get() {
+            match result {
+                Ok(summary) => {
+                    selected.set(Default::default());
+                    all_matching.set(false);
+                    let skipped = if summary.skipped > 0 {
+                        format!(" ({} skipped: already joined or invited)", summary.skipped)
+                    } else {
+                        String::new()
+                    };
+                    toast(format!(
+                        "Sent {} invitation{}{skipped}.",
+                        summary.invited,
+                        if summary.invited == 1 { "" } else { "s" }
+                    ));
+                }
+                Err(err) => toast(err.to_string()),
+            }
+        }
+    });
 
     // Search as you type: wait for a pause, then replace the URL (which refetches).
     let pending = StoredValue::new(None::<leptos::leptos_dom::helpers::TimeoutHandle>);
@@ -80,7 +114,11 @@ fn UsersView() -> impl IntoView {
     view! {
         <header class="page-header">
             <h1>"Users"</h1>
-            <A href="/users/new" attr:class="button primary">"Add user"</A>
+            <div class="actions">
+                <A href="/outbox" attr:class="button">"Email outbox"</A>
+                <A href="/users/new" attr:class="button">"Add user"</A>
+                <A href="/users/invite" attr:class="button primary">"Invite people"</A>
+            </div>
         </header>
         <Form method="GET" action="/users" attr:class="toolbar" attr:role="search">
             <div class="field inline grow">
@@ -104,7 +142,7 @@ fn UsersView() -> impl IntoView {
         <Transition fallback=|| view! { <p class="muted">"Loading users…"</p> }>
             {move || Suspend::new(async move {
                 match page.await {
-                    Ok(result) => view! { <UsersTable result query=query.get_untracked()/> }.into_any(),
+                    Ok(result) => view! { <UsersTable result query=query.get_untracked() selected all_matching invite/> }.into_any(),
                     Err(err) => view! { <ErrorPanel error=err/> }.into_any(),
                 }
             })}
@@ -113,7 +151,13 @@ fn UsersView() -> impl IntoView {
 }
 
 #[component]
-fn UsersTable(result: UsersPage, query: UsersQuery) -> impl IntoView {
+fn UsersTable(
+    result: UsersPage,
+    query: UsersQuery,
+    selected: RwSignal<std::collections::BTreeSet<uuid::Uuid>>,
+    all_matching: RwSignal<bool>,
+    invite: ServerAction<InviteUsers>,
+) -> impl IntoView {
     if result.users.is_empty() {
         let filtered = !query.q.is_empty() || query.status.is_some();
         return if filtered {
@@ -129,8 +173,11 @@ fn UsersTable(result: UsersPage, query: UsersQuery) -> impl IntoView {
             view! {
                 <div class="empty-state">
                     <p class="empty-title">"No users yet"</p>
-                    <p>"Add the people who should have access to your app."</p>
-                    <a href="/users/new" class="button primary">"Add user"</a>
+                    <p>"Invite the people who should have access to your app, or add them by hand."</p>
+                    <div class="actions center">
+                        <a href="/users/invite" class="button primary">"Invite people"</a>
+                        <a href="/users/new" class="button">"Add user"</a>
+                    </div>
                 </div>
             }
             .into_any()
@@ -156,6 +203,71 @@ fn UsersTable(result: UsersPage, query: UsersQuery) -> impl IntoView {
             ..query.clone()
         })
     });
+    let page_ids: Vec<uuid::Uuid> = result.users.iter().map(|u| u.id).collect();
+    let total_count = result.total;
+    let page_len = result.users.len() as i64;
+    let all_on_page = {
+        let ids = page_ids.clone();
+        move || !ids.is_empty() && selected.with(|s| ids.iter().all(|id| s.contains(id)))
+    };
+    let toggle_page = {
+        let ids = page_ids.clone();
+        let all_on_page = all_on_page.clone();
+        move |_| {
+            let select = !all_on_page();
+            all_matching.set(false);
+            selected.update(|s| {
+                for id in &ids {
+                    if select {
+                        s.insert(*id);
+                    } else {
+                        s.remove(id);
+                    }
+                }
+            });
+        }
+    };
+    let bulk_query = query.clone();
+    let send_invites = move |_| {
+        let ids: Vec<uuid::Uuid> = selected.get_untracked().into_iter().collect();
+        let all = all_matching.get_untracked().then(|| UsersQuery {
+            page: 1,
+            ..bulk_query.clone()
+        });
+        invite.dispatch(InviteUsers { ids, all_matching: all });
+    };
+    let count_label = total.clone();
+    let bulk_bar = {
+        let all_on_page = all_on_page.clone();
+        move || {
+            let n = selected.with(|s| s.len());
+            (n > 0 || all_matching.get()).then(|| {
+                let label = if all_matching.get() {
+                    format!("All {count_label} matching selected")
+                } else {
+                    format!("{} selected", format::count(n as i64))
+                };
+                let offer_all = all_on_page() && !all_matching.get() && total_count > page_len;
+                view! {
+                    <div class="bulk-bar" role="region" aria-label="Bulk actions">
+                        <span aria-live="polite">{label}</span>
+                        {offer_all.then(|| view! {
+                            <button type="button" class="link-button" on:click=move |_| all_matching.set(true)>
+                                {format!("Select all {} matching", format::count(total_count))}
+                            </button>
+                        })}
+                        <span class="spacer"></span>
+                        <button type="button" class="button primary" on:click=send_invites.clone() disabled=move || invite.pending().get()>
+                            {move || if invite.pending().get() { "Sending…" } else { "Send invites" }}
+                        </button>
+                        <button type="button" class="button" on:click=move |_| { selected.set(Default::default()); all_matching.set(false); }>
+                            "Clear selection"
+                        </button>
+                    </div>
+                }
+            })
+        }
+    };
     let header = |label: &'static str, key: UserSortKey| {
         let active = query.sort == key;
         let descending = active && !query.descending;
@@ -187,11 +299,16 @@ fn UsersTable(result: UsersPage, query: UsersQuery) -> impl IntoView {
     };
     view! {
         <p class="count" aria-live="polite">{format!("{}–{} of {total}", format::count(first), format::count(last))}</p>
+        {bulk_bar}
         <div class="table-wrap">
             <table class="data">
                 <caption class="visually-hidden">"Users in this workspace"</caption>
                 <thead>
                     <tr>
+                        <th scope="col" class="select">
+                            <input type="checkbox" aria-label="Select every user on this page"
+                                prop:checked=all_on_page on:change=toggle_page/>
+                        </th>
                         {header("Name", UserSortKey::Name)}
                         {header("Email", UserSortKey::Email)}
                         {header("Role", UserSortKey::Role)}
@@ -201,16 +318,31 @@ fn UsersTable(result: UsersPage, query: UsersQuery) -> impl IntoView {
                     </tr>
                 </thead>
                 <tbody>
-                    {result.users.into_iter().map(|u| view! {
-                        <tr>
+                    {result.users.into_iter().map(|u| {
+                        let id = u.id;
+                        let invite_note = u.invite.as_ref().map(|i| if i.expired {
+                            "link expired".to_owned()
+                        } else {
+                            format!("expires {}", format::timestamp(&i.expires_at))
+                        });
+                        view! {
+                        <tr class:selected=move || selected.with(|s| s.contains(&id))>
+                            <td class="select">
+                                <input type="checkbox" aria-label=format!("Select {}", u.display_name)
+                                    prop:checked=move || all_matching.get() || selected.with(|s| s.contains(&id))
+                                    on:change=move |_| {
+                                        all_matching.set(false);
+                                        selected.update(|s| if !s.remove(&id) { s.insert(id); });
+                                    }/>
+                            </td>
                             <td><A href=format!("/users/{}", u.id)>{u.display_name}</A></td>
                             <td>{u.email}</td>
                             <td>{u.role.label()}</td>
-                            <td><StatusChip status=u.status/></td>
+                            <td><StatusChip status=u.status/>{invite_note.map(|n| view! { <span class="problem">{n}</span> })}</td>
                             <td>{u.source}</td>
                             <td>{format::optional_timestamp(&u.last_login_at, "Never")}</td>
                         </tr>
-                    }).collect_view()}
+                    }}).collect_view()}
                 </tbody>
             </table>
         </div>

@@ -3,6 +3,7 @@
 
 pub mod create;
 pub mod detail;
+pub mod invite;
 pub mod list;
 
 use crate::error::AppError;
@@ -75,6 +76,46 @@ mod convert {
             has_password: user.has_password,
             last_login_at: user.last_login_at,
             created_at: user.created_at,
+            invite: None,
+        }
+    }
+
+    /// Attaches each user's open invitation (one query for the whole page).
+    pub async fn with_invites(
+        db: &identity::Db,
+        org_id: uuid::Uuid,
+        mut rows: Vec<UserRow>,
+    ) -> Result<Vec<UserRow>, identity::Error> {
+        let ids: Vec<uuid::Uuid> = rows
+            .iter()
+            .filter(|r| r.status == UserStatus::Invited)
+            .map(|r| r.id)
+            .collect();
+        if ids.is_empty() {
+            return Ok(rows);
+        }
+        let open = identity::invites::open_for_users(db, org_id, &ids).await?;
+        let now = chrono::Utc::now();
+        for row in &mut rows {
+            if let Some(invite) = open.get(&row.id) {
+                row.invite = Some(crate::model::InviteStatus {
+                    sent_at: invite.created_at,
+                    expires_at: invite.expires_at,
+                    expired: invite.expires_at <= now,
+                });
+            }
+        }
+        Ok(rows)
+    }
+
+    pub fn query(query: &UsersQuery, page: u32) -> id::UserQuery {
+        id::UserQuery {
+            search: Some(query.q.clone()),
+            status: query.status.map(to_identity_status),
+            sort: sort(query.sort),
+            descending: query.descending,
+            page,
+            per_page: USERS_PER_PAGE,
         }
     }
 
@@ -97,19 +138,16 @@ pub async fn list_users(#[server(default)] query: UsersQuery) -> Result<UsersPag
         return Err(AppError::invalid("q", "Search for at most 200 characters."));
     }
     let page = query.page.max(1);
-    let q = identity::users::UserQuery {
-        search: Some(query.q.clone()),
-        status: query.status.map(convert::to_identity_status),
-        sort: convert::sort(query.sort),
-        descending: query.descending,
-        page,
-        per_page: USERS_PER_PAGE,
-    };
+    let q = convert::query(&query, page);
     let result = identity::users::list(&caller.state.db, caller.user.org_id, &q)
         .await
         .map_err(|e| caller.fail(e))?;
+    let rows = result.users.into_iter().map(convert::row).collect();
+    let users = convert::with_invites(&caller.state.db, caller.user.org_id, rows)
+        .await
+        .map_err(|e| caller.fail(e))?;
     Ok(UsersPage {
-        users: result.users.into_iter().map(convert::row).collect(),
+        users,
         total: result.total,
         total_is_lower_bound: result.total_is_lower_bound,
         page,
@@ -123,7 +161,10 @@ pub async fn get_user(id: Uuid) -> Result<UserRow, AppError> {
     let user = identity::users::get(&caller.state.db, caller.user.org_id, id)
         .await
         .map_err(|e| caller.fail(e))?;
-    Ok(convert::row(user))
+    let mut rows = convert::with_invites(&caller.state.db, caller.user.org_id, vec![convert::row(user)])
+        .await
+        .map_err(|e| caller.fail(e))?;
+    Ok(rows.remove(0))
 }
 
 #[server(endpoint = "create_user")]

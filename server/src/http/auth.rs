@@ -170,6 +170,46 @@ pub async fn choose_workspace(
     }
 }
 
+#[derive(Deserialize)]
+pub struct AcceptForm {
+    #[serde(default)]
+    token: String,
+    #[serde(default)]
+    given_name: String,
+    #[serde(default)]
+    family_name: String,
+    #[serde(default)]
+    password: String,
+}
+
+/// Accepting an invitation: set a password (and names), become active, and get signed in.
+pub async fn accept_invite(
+    State(state): State<SharedState>,
+    Extension(ctx): Extension<RequestContext>,
+    Form(form): Form<AcceptForm>,
+) -> Response {
+    let token: String = form.token.chars().filter(char::is_ascii_hexdigit).take(64).collect();
+    let result = identity::invites::accept(
+        &state.db,
+        &state.secret_key,
+        &form.token,
+        &form.given_name,
+        &form.family_name,
+        form.password.clone(),
+        ctx.ip.clone(),
+    )
+    .await;
+    match result {
+        Ok(account) => start_session(&state, &ctx, account, "/", "invite").await,
+        Err(err) => {
+            let mut flash = flash_for(err, &ctx.request_id);
+            flash.values.insert("given_name".into(), form.given_name.clone());
+            flash.values.insert("family_name".into(), form.family_name.clone());
+            redirect_with_flash(&format!("/invite/{token}"), &flash, state.secure_cookies)
+        }
+    }
+}
+
 pub async fn logout(State(state): State<SharedState>, Extension(ctx): Extension<RequestContext>) -> Response {
     if let Some(token) = cookie_value(ctx.cookie_header.as_deref(), SESSION_COOKIE) {
         if let Err(err) = identity::sessions::revoke(&state.db, token).await {

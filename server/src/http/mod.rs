@@ -40,6 +40,7 @@ pub fn router(state: SharedState, leptos_options: LeptosOptions, public_origin: 
         .route("/auth/login", post(auth::login))
         .route("/auth/login/workspace", post(auth::choose_workspace))
         .route("/auth/logout", post(auth::logout))
+        .route("/auth/invite/accept", post(auth::accept_invite))
         .with_state(state.clone())
         .merge(leptos)
         .layer(middleware::from_fn(guard::server_fn_status))

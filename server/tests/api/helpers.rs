@@ -79,6 +79,9 @@ pub fn settings(database_url: String) -> Settings {
         login_max_failures_per_account: 5,
         login_max_failures_per_ip: 20,
         db_max_connections: 5,
+        smtp_url: None,
+        mail_from: "Rollcall <rollcall@test.invalid>".into(),
+        secret_key: None,
         site_root: format!("{}/../target/site", env!("CARGO_MANIFEST_DIR")),
     }
 }

@@ -1,0 +1,232 @@
+//! The email outbox: every mail Rollcall sent or will send, failed deliveries with a retry
+//! button, and (without SMTP) the rendered mail and its link, so invitations work with nothing
+//! else installed.
+
+use crate::components::{toast, ErrorPanel};
+use crate::error::AppError;
+use crate::format;
+use crate::frame::AdminOnly;
+#[cfg(feature = "ssr")]
+use crate::model::OutboxEntry;
+use crate::model::{MailState, OutboxListing, RenderedMail};
+use leptos::prelude::*;
+use leptos_meta::Title;
+use leptos_router::components::A;
+use leptos_router::hooks::use_query_map;
+
+#[server(endpoint = "list_outbox")]
+pub async fn list_outbox(
+    #[server(default)] older_than: Option<i64>,
+    #[server(default)] problems: bool,
+) -> Result<OutboxListing, AppError> {
+    let caller = crate::ssr::admin().await?;
+    let db = &caller.state.db;
+    let org = caller.user.org_id;
+    let page = identity::outbox::list(db, org, older_than, problems, 50)
+        .await
+        .map_err(|e| caller.fail(e))?;
+    let (waiting, failed) = identity::outbox::counts(db, org).await.map_err(|e| caller.fail(e))?;
+    let smtp = caller.state.smtp_configured;
+    Ok(OutboxListing {
+        entries: page
+            .entries
+            .into_iter()
+            .map(|e| OutboxEntry {
+                state: match (e.sent_at, e.failed_at, &e.last_error) {
+                    (Some(_), _, _) => MailState::Sent,
+                    (None, Some(_), Some(err)) if err.starts_with("Not sent") => MailState::Cancelled,
+                    (None, Some(_), _) => MailState::Failed,
+                    (None, None, Some(_)) => MailState::Retrying,
+                    (None, None, None) if !smtp => MailState::Held,
+                    (None, None, None) => MailState::Queued,
+                },
+                id: e.id,
+                recipient: e.recipient,
+                subject: e.subject,
+                created_at: e.created_at,
+                attempts: e.attempts,
+                last_error: e.last_error,
+                next_attempt_at: e.next_attempt_at,
+            })
+            .collect(),
+        older_than: page.older_than,
+        smtp_configured: smtp,
+        waiting,
+        failed,
+    })
+}
+
+#[server(endpoint = "outbox_mail")]
+pub async fn outbox_mail(id: i64) -> Result<Option<RenderedMail>, AppError> {
+    let caller = crate::ssr::admin().await?;
+    let mail = identity::outbox::rendered(
+        &caller.state.db,
+        &caller.state.secret_key,
+        &caller.state.public_url,
+        caller.user.org_id,
+        id,
+    )
+    .await
+    .map_err(|e| caller.fail(e))?;
+    let prefix = format!("{}/invite/", caller.state.public_url);
+    Ok(mail.map(|m| RenderedMail {
+        link: m.text.lines().find(|l| l.starts_with(&prefix)).map(str::to_owned),
+        to: m.to,
+        subject: m.subject,
+        text: m.text,
+    }))
+}
+
+#[server(endpoint = "retry_mail")]
+pub async fn retry_mail(id: i64) -> Result<(), AppError> {
+    let caller = crate::ssr::admin().await?;
+    identity::outbox::retry(&caller.state.db, &caller.actor(), id)
+        .await
+        .map_err(|e| caller.fail(e))
+}
+
+#[component]
+pub fn OutboxPage() -> impl IntoView {
+    let query = use_query_map();
+    let older_than = Memo::new(move |_| query.with(|q| q.get("before").and_then(|b| b.parse::<i64>().ok())));
+    let problems = Memo::new(move |_| query.with(|q| q.get("show").as_deref() == Some("problems")));
+    let viewing = Memo::new(move |_| query.with(|q| q.get("view").and_then(|v| v.parse::<i64>().ok())));
+    let retry = ServerAction::<RetryMail>::new();
+    let page = Resource::new(
+        move || (older_than.get(), problems.get(), retry.version().get()),
+        |(o, p, _)| list_outbox(o, p),
+    );
+    let mail = Resource::new(
+        move || viewing.get(),
+        |id| async move {
+            match id {
+                Some(id) => outbox_mail(id).await.map(|m| m.map(|m| (id, m))),
+                None => Ok(None),
+            }
+        },
+    );
+    Effect::new(move |_| {
+        if let Some(Ok(())) = retry.value().get() {
+            toast("Queued again; it will be sent in a moment.");
+        }
+    });
+    view! {
+        <Title text="Email outbox"/>
+        <AdminOnly>
+            <p class="breadcrumb"><A href="/users">"← Users"</A></p>
+            <header class="page-header"><h1>"Email outbox"</h1></header>
+            <Transition fallback=|| view! { <p class="muted">"Loading…"</p> }>
+                {move || Suspend::new(async move {
+                    match page.await {
+                        Ok(page) => view! { <OutboxTable page retry problems=problems.get_untracked()/> }.into_any(),
+                        Err(err) => view! { <ErrorPanel error=err/> }.into_any(),
+                    }
+                })}
+            </Transition>
+            <Transition>
+                {move || Suspend::new(async move {
+                    match mail.await {
+                        Ok(Some((id, m))) => view! { <MailView id mail=m/> }.into_any(),
+                        Ok(None) if viewing.get_untracked().is_some() => view! {
+                            <section class="panel"><p>"This mail is no longer available to view: its invitation was accepted, revoked or replaced."</p></section>
+                        }.into_any(),
+                        Ok(None) => ().into_any(),
+                        Err(err) => view! { <ErrorPanel error=err/> }.into_any(),
+                    }
+                })}
+            </Transition>
+        </AdminOnly>
+    }
+}
+
+#[component]
+fn OutboxTable(page: OutboxListing, retry: ServerAction<RetryMail>, problems: bool) -> impl IntoView {
+    let notice = if page.smtp_configured {
+        format!(
+            "{} waiting to be sent, {} failed.",
+            format::count(page.waiting),
+            format::count(page.failed)
+        )
+    } else {
+        "No SMTP server is configured, so mail is kept here instead of sent. Open a mail to copy its link and share it \
+         yourself, or set ROLLCALL_SMTP_URL and restart to send mail automatically."
+            .to_owned()
+    };
+    let filter = if problems {
+        view! { <a href="/outbox">"Show all mail"</a> }.into_any()
+    } else {
+        view! { <a href="/outbox?show=problems">"Show only problems"</a> }.into_any()
+    };
+    if page.entries.is_empty() {
+        return view! {
+            <p class="muted">{notice}</p>
+            <div class="empty-state">
+                <p class="empty-title">{if problems { "No delivery problems" } else { "No mail yet" }}</p>
+                <p>"Invitations you send appear here with their delivery status."</p>
+                <a class="button primary" href="/users/invite">"Invite people"</a>
+            </div>
+        }
+        .into_any();
+    }
+    view! {
+        <p class="muted">{notice} " " {filter}</p>
+        <div class="table-wrap">
+            <table class="data">
+                <caption class="visually-hidden">"Outgoing mail"</caption>
+                <thead><tr>
+                    <th scope="col">"To"</th><th scope="col">"Subject"</th><th scope="col">"Status"</th>
+                    <th scope="col">"Queued"</th><th scope="col"><span class="visually-hidden">"Actions"</span></th>
+                </tr></thead>
+                <tbody>
+                    {page.entries.into_iter().map(|e| {
+                        let id = e.id;
+                        let detail = match e.state {
+                            MailState::Retrying => Some(format!("Attempt {} failed: {}. Next try {}.", e.attempts, e.last_error.clone().unwrap_or_default(), format::timestamp(&e.next_attempt_at))),
+                            MailState::Failed | MailState::Cancelled => e.last_error.clone(),
+                            _ => None,
+                        };
+                        view! {
+                            <tr>
+                                <td>{e.recipient}</td>
+                                <td>{e.subject}</td>
+                                <td>
+                                    <span class=e.state.chip_class()>{e.state.label()}</span>
+                                    {detail.map(|d| view! { <span class="problem">{d}</span> })}
+                                </td>
+                                <td class="nowrap">{format::timestamp(&e.created_at)}</td>
+                                <td class="nowrap">
+                                    <A href=format!("/outbox?view={id}")>"View"<span class="visually-hidden">{format!(" mail {id}")}</span></A>
+                                    {(e.state == MailState::Failed).then(|| view! {
+                                        " "
+                                        <button type="button" class="button" on:click=move |_| { retry.dispatch(RetryMail { id }); }>"Retry"</button>
+                                    })}
+                                </td>
+                            </tr>
+                        }
+                    }).collect_view()}
+                </tbody>
+            </table>
+        </div>
+        <nav class="pagination" aria-label="Pages">
+            {page.older_than.map(|id| view! { <A href=format!("/outbox?before={id}") attr:class="button" attr:rel="next">"Older"</A> })}
+        </nav>
+    }
+    .into_any()
+}
+
+#[component]
+fn MailView(id: i64, mail: RenderedMail) -> impl IntoView {
+    view! {
+        <section class="panel mail-view" aria-labelledby="mail-heading">
+            <h2 id="mail-heading">{format!("Mail {id}: {}", mail.subject)}</h2>
+            <p class="muted">{format!("To {}", mail.to)}</p>
+            {mail.link.map(|link| view! {
+                <div class="field">
+                    <label for="mail-link">"Invitation link"</label>
+                    <input id="mail-link" type="text" readonly=true value=link/>
+                </div>
+            })}
+            <pre class="mail-text">{mail.text}</pre>
+        </section>
+    }
+}

@@ -1,0 +1,374 @@
+use crate::helpers::*;
+use crate::mail_server::{free_port, link_in, MailServer};
+use std::time::Duration;
+
+fn token_of(link: &str) -> String {
+    link.rsplit('/').next().unwrap().to_owned()
+}
+
+async fn landing(browser: &Browser, token: &str) -> serde_json::Value {
+    browser
+        .call("invite_landing", &[("token", token)])
+        .await
+        .json()
+        .await
+        .unwrap()
+}
+
+async fn accept(browser: &Browser, token: &str, password: &str) -> reqwest::Response {
+    browser
+        .form(
+            "/auth/invite/accept",
+            &[
+                ("token", token),
+                ("given_name", "Mo"),
+                ("family_name", "New"),
+                ("password", password),
+            ],
+        )
+        .await
+}
+
+#[tokio::test]
+async fn an_invited_person_gets_one_mail_whose_link_works_once() {
+    let smtp = MailServer::start();
+    let app = spawn_app_with(|s| s.smtp_url = Some(smtp.url())).await;
+    let admin = app.first_admin().await;
+    let res = admin
+        .call(
+            "send_invites",
+            &[
+                ("list", "mo@acme.test, not-an-address\nada@acme.test"),
+                ("role", "member"),
+            ],
+        )
+        .await;
+    assert_eq!(res.status(), 200);
+    let summary: serde_json::Value = res.json().await.unwrap();
+    assert_eq!(
+        (
+            summary["invited"].as_u64(),
+            summary["skipped"].as_u64(),
+            summary["invalid"].as_u64()
+        ),
+        (Some(1), Some(1), Some(1))
+    );
+
+    let mails = smtp.wait_for(1, Duration::from_secs(20)).await;
+    assert_eq!(mails.len(), 1);
+    let mail = &mails[0];
+    assert_eq!(mail.to, "mo@acme.test");
+    assert_eq!(mail.subject, "ada@acme.test invited you to join Acme");
+    assert!(mail.text.contains("expires on") && mail.html.contains("Accept invitation"));
+    let link = link_in(&mail.text);
+    assert!(link.starts_with(&format!("{}/invite/", app.address)), "{link}");
+    let token = token_of(&link);
+    assert_eq!(token.len(), 64);
+
+    let invitee = app.browser();
+    assert_eq!(landing(&invitee, &token).await["Open"]["email"], "mo@acme.test");
+    let res = accept(&invitee, &token, "mo's long password").await;
+    assert_eq!(location(&res), "/");
+    assert_eq!(invitee.whoami().await.as_deref(), Some("mo@acme.test"));
+
+    let again = app.browser();
+    let res = accept(&again, &token, "an attacker's password").await;
+    assert!(location(&res).starts_with("/invite/"));
+    assert!(flash_error(&again).await.contains("already been used"));
+    assert!(landing(&again, &token).await.get("Used").is_some());
+
+    let status: String = sqlx::query_scalar("select status from users where email = 'mo@acme.test'")
+        .fetch_one(&app.db)
+        .await
+        .unwrap();
+    assert_eq!(status, "active");
+    let log: serde_json::Value = admin.call("list_activity", &[]).await.json().await.unwrap();
+    let actions: Vec<&str> = log["events"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|e| e["action"].as_str().unwrap())
+        .collect();
+    assert!(
+        actions.contains(&"invite.sent") && actions.contains(&"invite.accepted"),
+        "{actions:?}"
+    );
+    // Only the token's hash is stored.
+    let stored: i64 = sqlx::query_scalar(
+        "select count(*) from invites where encode(token_hash, 'hex') = $1 or encode(nonce, 'hex') = $1",
+    )
+    .bind(&token)
+    .fetch_one(&app.db)
+    .await
+    .unwrap();
+    assert_eq!(stored, 0);
+}
+
+#[tokio::test]
+async fn the_preview_classifies_every_row_and_changes_nothing() {
+    let app = spawn_app().await;
+    let admin = app.first_admin().await;
+    admin.call("send_invites", &[("list", "old@acme.test")]).await;
+    let csv = "email,first name,last name,role\nnew@acme.test,New,Person,admin\nada@acme.test,,,\nold@acme.test,,,\nNEW@acme.test,,,\nbroken,,,\n";
+    let rows: serde_json::Value = admin
+        .call("preview_invites", &[("csv", csv)])
+        .await
+        .json()
+        .await
+        .unwrap();
+    let outcomes: Vec<(&str, &str)> = rows
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|r| (r["email"].as_str().unwrap(), r["outcome"].as_str().unwrap()))
+        .collect();
+    assert_eq!(
+        outcomes,
+        [
+            ("new@acme.test", "new_invite"),
+            ("ada@acme.test", "already_member"),
+            ("old@acme.test", "already_invited"),
+            ("NEW@acme.test", "duplicate"),
+            ("broken", "invalid")
+        ]
+    );
+    assert_eq!(rows[0]["role"], "admin");
+    assert_eq!(rows[0]["name"], "New Person");
+    assert!(rows[4]["problem"].as_str().unwrap().contains("missing an @"));
+    let users: i64 = sqlx::query_scalar("select count(*) from users")
+        .fetch_one(&app.db)
+        .await
+        .unwrap();
+    assert_eq!(users, 2, "a preview writes nothing");
+
+    let empty = admin.call("preview_invites", &[("list", "  ")]).await;
+    assert_eq!(empty.status(), 422);
+    let bad_role = admin
+        .call("preview_invites", &[("csv", "email,role\na@x.co,owner")])
+        .await;
+    assert_eq!(bad_role.status(), 422);
+}
+
+#[tokio::test]
+async fn resending_replaces_the_link_and_revoking_kills_it() {
+    let app = spawn_app().await;
+    let admin = app.first_admin().await;
+    admin.call("send_invites", &[("list", "mo@acme.test")]).await;
+    let mo = app.user_id("mo@acme.test").await.to_string();
+    let first: String = admin
+        .call("invite_link", &[("user_id", &mo)])
+        .await
+        .json()
+        .await
+        .unwrap();
+
+    assert_eq!(admin.call("resend_invite", &[("user_id", &mo)]).await.status(), 200);
+    let second: String = admin
+        .call("invite_link", &[("user_id", &mo)])
+        .await
+        .json()
+        .await
+        .unwrap();
+    assert_ne!(first, second);
+    let visitor = app.browser();
+    assert!(landing(&visitor, &token_of(&first))
+        .await
+        .get("NoLongerValid")
+        .is_some());
+    assert!(landing(&visitor, &token_of(&second)).await.get("Open").is_some());
+
+    assert_eq!(admin.call("revoke_invite", &[("user_id", &mo)]).await.status(), 200);
+    assert!(landing(&visitor, &token_of(&second))
+        .await
+        .get("NoLongerValid")
+        .is_some());
+    accept(&visitor, &token_of(&second), "mo's long password").await;
+    assert!(flash_error(&visitor).await.contains("no longer valid"));
+    let status: String = sqlx::query_scalar("select status from users where email = 'mo@acme.test'")
+        .fetch_one(&app.db)
+        .await
+        .unwrap();
+    assert_eq!(status, "imported", "a revoked invitee goes back to not invited");
+    assert_eq!(admin.call("revoke_invite", &[("user_id", &mo)]).await.status(), 409);
+
+    // Invited again from the table, one or many at once.
+    let res = admin.call("invite_users", &[("ids[0]", mo.as_str())]).await;
+    let summary: serde_json::Value = res.json().await.unwrap();
+    assert_eq!(summary["invited"], 1);
+}
+
+#[tokio::test]
+async fn an_expired_or_tampered_link_says_what_to_do() {
+    let app = spawn_app().await;
+    let admin = app.first_admin().await;
+    admin.call("send_invites", &[("list", "mo@acme.test")]).await;
+    let mo = app.user_id("mo@acme.test").await.to_string();
+    let link: String = admin
+        .call("invite_link", &[("user_id", &mo)])
+        .await
+        .json()
+        .await
+        .unwrap();
+    let token = token_of(&link);
+
+    let visitor = app.browser();
+    let mut tampered = token.clone().into_bytes();
+    tampered[10] = if tampered[10] == b'a' { b'b' } else { b'a' };
+    assert_eq!(
+        landing(&visitor, std::str::from_utf8(&tampered).unwrap()).await,
+        "Unknown"
+    );
+    assert_eq!(landing(&visitor, "../../etc/passwd").await, "Unknown");
+
+    sqlx::query("update invites set expires_at = now() - interval '1 minute'")
+        .execute(&app.db)
+        .await
+        .unwrap();
+    assert_eq!(landing(&visitor, &token).await["Expired"]["inviter"], "ada@acme.test");
+    let page = visitor.get(&format!("/invite/{token}")).await.text().await.unwrap();
+    assert!(page.contains("This invitation has expired"));
+    accept(&visitor, &token, "mo's long password").await;
+    assert!(flash_error(&visitor).await.contains("expired"));
+    assert_eq!(admin.call("invite_link", &[("user_id", &mo)]).await.status(), 409);
+}
+
+#[tokio::test]
+async fn without_smtp_the_outbox_shows_the_rendered_mail_and_its_link() {
+    let app = spawn_app().await;
+    let admin = app.first_admin().await;
+    admin.call("send_invites", &[("list", "mo@acme.test")]).await;
+    let outbox: serde_json::Value = admin.call("list_outbox", &[]).await.json().await.unwrap();
+    assert_eq!(outbox["smtp_configured"], false);
+    let entry = &outbox["entries"][0];
+    assert_eq!(
+        (entry["recipient"].as_str(), entry["state"].as_str()),
+        (Some("mo@acme.test"), Some("held"))
+    );
+    let id = entry["id"].as_i64().unwrap().to_string();
+    let mail: serde_json::Value = admin.call("outbox_mail", &[("id", &id)]).await.json().await.unwrap();
+    let mo = app.user_id("mo@acme.test").await.to_string();
+    let link: String = admin
+        .call("invite_link", &[("user_id", &mo)])
+        .await
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(mail["link"].as_str(), Some(link.as_str()));
+    assert!(mail["text"].as_str().unwrap().contains(&link));
+}
+
+#[tokio::test]
+async fn a_failed_delivery_is_retried_and_an_admin_can_retry_it_now() {
+    let port = free_port();
+    let app = spawn_app_with(|s| s.smtp_url = Some(format!("smtp://127.0.0.1:{port}"))).await;
+    let admin = app.first_admin().await;
+    admin.call("send_invites", &[("list", "mo@acme.test")]).await;
+    let mut entry = serde_json::Value::Null;
+    for _ in 0..100 {
+        let outbox: serde_json::Value = admin.call("list_outbox", &[]).await.json().await.unwrap();
+        entry = outbox["entries"][0].clone();
+        if entry["state"] == "retrying" {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    assert_eq!(entry["state"], "retrying");
+    assert!(entry["last_error"].as_str().unwrap().contains("SMTP"));
+
+    let problems: serde_json::Value = admin
+        .call("list_outbox", &[("problems", "true")])
+        .await
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(problems["entries"].as_array().unwrap().len(), 1);
+
+    // Give up on it (as after eight attempts), then bring SMTP up and retry by hand.
+    sqlx::query("update outbox set failed_at = now()")
+        .execute(&app.db)
+        .await
+        .unwrap();
+    let smtp = MailServer::start_on(port);
+    let id = entry["id"].as_i64().unwrap().to_string();
+    assert_eq!(admin.call("retry_mail", &[("id", &id)]).await.status(), 200);
+    let mails = smtp.wait_for(1, Duration::from_secs(20)).await;
+    assert_eq!(mails.len(), 1);
+    assert_eq!(mails[0].to, "mo@acme.test");
+}
+
+#[tokio::test]
+async fn five_thousand_invites_reach_each_person_exactly_once_with_two_servers_sending() {
+    let smtp = MailServer::start();
+    let first = spawn_app_with(|s| s.smtp_url = Some(smtp.url())).await;
+    let url = smtp.url();
+    let _second = spawn_on(first.database_url.clone(), move |s| s.smtp_url = Some(url)).await;
+    let admin = first.first_admin().await;
+    let list: Vec<String> = (0..5000).map(|n| format!("person{n}@bulk.test")).collect();
+    let res = admin.call("send_invites", &[("list", &list.join("\n"))]).await;
+    assert_eq!(res.status(), 200);
+    let summary: serde_json::Value = res.json().await.unwrap();
+    assert_eq!(summary["invited"], 5000);
+
+    let mails = smtp.wait_for(5000, Duration::from_secs(240)).await;
+    // Give any duplicate a moment to show up before counting.
+    tokio::time::sleep(Duration::from_millis(500)).await;
+    let mails = if mails.len() == 5000 { smtp.received() } else { mails };
+    let recipients: std::collections::HashSet<String> = mails.iter().map(|m| m.to.clone()).collect();
+    assert_eq!(mails.len(), 5000, "every outbox row is sent exactly once");
+    assert_eq!(recipients.len(), 5000);
+    let unsent: i64 = sqlx::query_scalar("select count(*) from outbox where sent_at is null")
+        .fetch_one(&first.db)
+        .await
+        .unwrap();
+    assert_eq!(unsent, 0);
+}
+
+#[tokio::test]
+async fn only_admins_invite_and_only_their_own_workspace() {
+    let app = spawn_app_with(|s| s.open_signup = true).await;
+    let acme = app.first_admin().await;
+    acme.call(
+        "create_user",
+        &[
+            ("email", "mo@acme.test"),
+            ("given_name", ""),
+            ("family_name", ""),
+            ("role", "member"),
+            ("password", PASSWORD),
+        ],
+    )
+    .await;
+    let member = app.browser();
+    member.sign_in("mo@acme.test", PASSWORD).await;
+    assert_eq!(
+        member.call("send_invites", &[("list", "x@acme.test")]).await.status(),
+        403
+    );
+
+    app.browser()
+        .form(
+            "/auth/setup",
+            &[("org_name", "Beta"), ("email", "bo@beta.test"), ("password", PASSWORD)],
+        )
+        .await;
+    let beta = app.browser();
+    beta.sign_in("bo@beta.test", PASSWORD).await;
+    beta.call("send_invites", &[("list", "victim@beta.test")]).await;
+    let victim = app.user_id("victim@beta.test").await.to_string();
+    assert_eq!(acme.call("resend_invite", &[("user_id", &victim)]).await.status(), 404);
+    assert_eq!(acme.call("invite_link", &[("user_id", &victim)]).await.status(), 409);
+    assert_eq!(acme.call("revoke_invite", &[("user_id", &victim)]).await.status(), 409);
+    let summary: serde_json::Value = acme
+        .call("invite_users", &[("ids[0]", victim.as_str())])
+        .await
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(summary["invited"], 0);
+    let open: i64 =
+        sqlx::query_scalar("select count(*) from invites where revoked_at is null and superseded_at is null")
+            .fetch_one(&app.db)
+            .await
+            .unwrap();
+    assert_eq!(open, 1);
+}
