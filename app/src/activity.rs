@@ -53,6 +53,12 @@ pub fn summarise(action: &str, details: &serde_json::Value) -> String {
         "user.deactivated" => "deactivated a user".to_owned(),
         "user.reactivated" => "reactivated a user".to_owned(),
         "user.signed_in" => format!("signed in ({})", text("method")),
+        "invite.sent" => "sent an invitation".to_owned(),
+        "invite.resent" => "resent an invitation".to_owned(),
+        "invite.revoked" => "revoked an invitation".to_owned(),
+        "invite.accepted" => "accepted an invitation".to_owned(),
+        "mail.retried" => format!("retried a mail to {}", text("recipient")),
+        "settings.invite_expiry" => "changed how long invitations last".to_owned(),
         other => other.replace(['.', '_'], " "),
     }
 }

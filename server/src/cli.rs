@@ -31,6 +31,13 @@ pub async fn run(cli: Cli) -> Result<()> {
             println!("{}", if stopped { "stopped" } else { "not running" });
             Ok(())
         }
+        Command::Db(DbCommand::Url) => {
+            let url = crate::embedded_pg::EmbeddedPostgres::running_url(&settings.data_dir)
+                .await?
+                .ok_or_else(|| anyhow!("no embedded PostgreSQL is running for this data directory"))?;
+            println!("{url}");
+            Ok(())
+        }
         Command::Migrate => {
             let database = Database::open(&settings).await?;
             println!("migrations applied");

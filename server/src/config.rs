@@ -116,6 +116,8 @@ pub enum Command {
 pub enum DbCommand {
     /// Stop the embedded PostgreSQL of the data directory if one is still running.
     Stop,
+    /// Print the connection URL of the running embedded PostgreSQL (for psql and other tools).
+    Url,
 }
 
 #[derive(Debug, Clone, Subcommand)]

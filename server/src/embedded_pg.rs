@@ -51,6 +51,12 @@ impl EmbeddedPostgres {
         Ok(false)
     }
 
+    /// The URL of the `rollcall` database if the cluster of `data_dir` is running.
+    pub async fn running_url(data_dir: &Path) -> Result<Option<String>> {
+        let pg = Self::locate(data_dir)?;
+        Ok((pg.cluster_dir.join("PG_VERSION").exists() && pg.is_running().await).then(|| pg.url(DATABASE)))
+    }
+
     /// Works out where the cluster of `data_dir` lives, creating its directories.
     fn locate(data_dir: &Path) -> Result<Self> {
         std::fs::create_dir_all(data_dir).with_context(|| format!("creating data directory {}", data_dir.display()))?;
