@@ -5,6 +5,7 @@ use crate::components::{Field, FormError};
 use crate::error::AppError;
 use crate::format;
 use crate::model::InvitationView;
+use crate::session::AuthCard;
 use leptos::prelude::*;
 use leptos_meta::Title;
 use leptos_router::hooks::use_params_map;
@@ -61,7 +62,7 @@ pub fn InvitationPage() -> impl IntoView {
                         let general = crate::session::flash_general(&flash);
                         view! {
                             <Title text=format!("Join {org_name}")/>
-                            <Card title=format!("Join {org_name}")>
+                            <AuthCard title=format!("Join {org_name}")>
                                 <p class="lead">{format!("{inviter} invited you as {email}. Choose a password to finish.")}</p>
                                 <FormError error=general/>
                                 <form method="post" action="/auth/invite/accept" class="stack">
@@ -77,50 +78,37 @@ pub fn InvitationPage() -> impl IntoView {
                                 </form>
                                 // Sign-in providers (Google, Microsoft, Slack) join this page when an admin enables them.
                                 <p class="muted">{format!("This link works once and expires {}.", format::timestamp(&expires_at))}</p>
-                            </Card>
+                            </AuthCard>
                         }.into_any()
                     }
                     Ok((InvitationView::Expired { org_name, inviter }, _, _)) => view! {
                         <Title text="Invitation expired"/>
-                        <Card title="This invitation has expired".into()>
+                        <AuthCard title="This invitation has expired".into()>
                             <p>{format!("Invitations to {org_name} are valid for a limited time. Ask {inviter} to send you a new one; it will arrive by email.")}</p>
-                        </Card>
+                        </AuthCard>
                     }.into_any(),
                     Ok((InvitationView::Used { org_name }, _, _)) => view! {
                         <Title text="Invitation already used"/>
-                        <Card title="This invitation has already been used".into()>
+                        <AuthCard title="This invitation has already been used".into()>
                             <p>{format!("You (or someone with this link) already joined {org_name}. Sign in with your email and password.")}</p>
                             <a class="button primary" href="/login">"Sign in"</a>
-                        </Card>
+                        </AuthCard>
                     }.into_any(),
                     Ok((InvitationView::NoLongerValid { org_name }, _, _)) => view! {
                         <Title text="Invitation no longer valid"/>
-                        <Card title="This invitation is no longer valid".into()>
+                        <AuthCard title="This invitation is no longer valid".into()>
                             <p>{format!("An admin of {org_name} revoked it or sent a newer one. Use the most recent invitation email, or ask an admin to resend it.")}</p>
-                        </Card>
+                        </AuthCard>
                     }.into_any(),
                     Ok((InvitationView::Unknown, _, _)) => view! {
                         <Title text="Invitation not found"/>
-                        <Card title="This invitation link is not valid".into()>
+                        <AuthCard title="This invitation link is not valid".into()>
                             <p>"Check that you opened the whole link from your invitation email. If it still does not work, ask your admin to resend the invitation."</p>
-                        </Card>
+                        </AuthCard>
                     }.into_any(),
                     Err(err) => view! { <main class="auth"><crate::components::ErrorPanel error=err/></main> }.into_any(),
                 }
             })}
         </Suspense>
-    }
-}
-
-#[component]
-fn Card(title: String, children: Children) -> impl IntoView {
-    view! {
-        <main class="auth">
-            <div class="auth-card">
-                <p class="brand" aria-hidden="true">"Rollcall"</p>
-                <h1>{title}</h1>
-                {children()}
-            </div>
-        </main>
     }
 }

@@ -102,7 +102,7 @@ pub fn Home() -> impl IntoView {
 }
 
 #[component]
-fn AuthCard(title: String, children: Children) -> impl IntoView {
+pub(crate) fn AuthCard(title: String, children: Children) -> impl IntoView {
     view! {
         <main class="auth">
             <div class="auth-card">

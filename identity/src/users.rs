@@ -244,23 +244,21 @@ pub async fn count_by_status(db: &Db, org_id: Uuid, status: Option<UserStatus>) 
 }
 
 pub async fn get(db: &Db, org_id: Uuid, user_id: Uuid) -> Result<User> {
+    fetch(db, org_id, user_id, "").await
+}
+
+async fn get_for_update(conn: &mut PgConnection, org_id: Uuid, user_id: Uuid) -> Result<User> {
+    fetch(conn, org_id, user_id, " for update").await
+}
+
+/// One user of one org (never another org's: `org_id` is part of every lookup).
+async fn fetch(db: impl sqlx::PgExecutor<'_>, org_id: Uuid, user_id: Uuid, lock: &str) -> Result<User> {
     sqlx::query_as(&format!(
-        "select {USER_COLUMNS} from users where org_id = $1 and id = $2 and status <> 'deleted'"
+        "select {USER_COLUMNS} from users where org_id = $1 and id = $2 and status <> 'deleted'{lock}"
     ))
     .bind(org_id)
     .bind(user_id)
     .fetch_optional(db)
-    .await?
-    .ok_or(Error::NotFound)
-}
-
-async fn get_for_update(conn: &mut PgConnection, org_id: Uuid, user_id: Uuid) -> Result<User> {
-    sqlx::query_as(&format!(
-        "select {USER_COLUMNS} from users where org_id = $1 and id = $2 and status <> 'deleted' for update"
-    ))
-    .bind(org_id)
-    .bind(user_id)
-    .fetch_optional(conn)
     .await?
     .ok_or(Error::NotFound)
 }

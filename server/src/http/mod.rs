@@ -16,8 +16,9 @@ use tower_http::request_id::{MakeRequestUuid, PropagateRequestIdLayer, SetReques
 use tower_http::set_header::SetResponseHeaderLayer;
 use tower_http::trace::TraceLayer;
 
-/// Request bodies larger than this are refused with 413 before any handler reads them.
-pub const MAX_BODY_BYTES: usize = 256 * 1024;
+/// Request bodies larger than this are refused with 413 before any handler reads them. Sized
+/// for the largest legitimate request: a pasted list of 10,000 invitations.
+pub const MAX_BODY_BYTES: usize = 1024 * 1024;
 
 pub fn router(state: SharedState, leptos_options: LeptosOptions, public_origin: String) -> Router {
     let routes = generate_route_list(app::App);

@@ -41,7 +41,7 @@ async fn setup_with_a_short_password_keeps_what_was_typed_and_says_why() {
         )
         .await;
     assert_eq!(location(&res), "/setup");
-    let flash: serde_json::Value = browser.call("take_flash", &[]).await.json().await.unwrap();
+    let flash: serde_json::Value = browser.call_json("take_flash", &[]).await;
     assert_eq!(flash["field"], "password");
     assert!(flash["error"].as_str().unwrap().contains("10 characters"));
     assert_eq!(flash["values"]["org_name"], "Acme");
@@ -170,22 +170,17 @@ async fn repeated_failures_from_one_address_are_throttled_across_accounts() {
 async fn one_email_in_two_workspaces_is_asked_which_one() {
     let app = spawn_app_with(|s| s.open_signup = true).await;
     app.first_admin().await;
-    app.browser()
-        .form(
-            "/auth/setup",
-            &[("org_name", "Beta"), ("email", "ada@acme.test"), ("password", PASSWORD)],
-        )
-        .await;
+    app.another_workspace("Beta", "ada@acme.test").await;
 
     let browser = app.browser();
     let res = browser.sign_in("ADA@acme.test", PASSWORD).await;
     assert_eq!(location(&res), "/login/workspace");
-    let choices: serde_json::Value = browser.call("pending_workspaces", &[]).await.json().await.unwrap();
+    let choices: serde_json::Value = browser.call_json("pending_workspaces", &[]).await;
     assert_eq!(choices.as_array().unwrap().len(), 2);
 
     let res = browser.form("/auth/login/workspace", &[("workspace", "beta")]).await;
     assert_eq!(location(&res), "/");
-    let me: serde_json::Value = browser.call("whoami", &[]).await.json().await.unwrap();
+    let me: serde_json::Value = browser.call_json("whoami", &[]).await;
     assert_eq!(me["org_slug"], "beta");
 
     // The choice is single use.
@@ -197,12 +192,7 @@ async fn one_email_in_two_workspaces_is_asked_which_one() {
 async fn a_workspace_sign_in_address_signs_straight_into_that_workspace() {
     let app = spawn_app_with(|s| s.open_signup = true).await;
     app.first_admin().await;
-    app.browser()
-        .form(
-            "/auth/setup",
-            &[("org_name", "Beta"), ("email", "ada@acme.test"), ("password", PASSWORD)],
-        )
-        .await;
+    app.another_workspace("Beta", "ada@acme.test").await;
     let browser = app.browser();
     let res = browser
         .form(
@@ -215,7 +205,7 @@ async fn a_workspace_sign_in_address_signs_straight_into_that_workspace() {
         )
         .await;
     assert_eq!(location(&res), "/");
-    let me: serde_json::Value = browser.call("whoami", &[]).await.json().await.unwrap();
+    let me: serde_json::Value = browser.call_json("whoami", &[]).await;
     assert_eq!(me["org_slug"], "acme");
 }
 

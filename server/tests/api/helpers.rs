@@ -154,6 +154,18 @@ impl TestApp {
         browser
     }
 
+    /// Creates another workspace through the public sign-up page (needs open sign-up).
+    pub async fn another_workspace(&self, name: &str, admin_email: &str) {
+        let res = self
+            .browser()
+            .form(
+                "/auth/setup",
+                &[("org_name", name), ("email", admin_email), ("password", PASSWORD)],
+            )
+            .await;
+        assert_eq!(location(&res), "/users");
+    }
+
     pub async fn org_id(&self, slug: &str) -> uuid::Uuid {
         sqlx::query_scalar("select id from orgs where slug = $1")
             .bind(slug)
@@ -196,6 +208,11 @@ impl Browser {
             .send()
             .await
             .unwrap()
+    }
+
+    /// Calls a server function and decodes its JSON answer.
+    pub async fn call_json<T: serde::de::DeserializeOwned>(&self, function: &str, fields: &[(&str, &str)]) -> T {
+        self.call(function, fields).await.json().await.unwrap()
     }
 
     pub async fn get(&self, path: &str) -> reqwest::Response {
@@ -244,4 +261,27 @@ pub async fn flash_error(browser: &Browser) -> String {
         .and_then(|e| e.as_str())
         .unwrap_or_default()
         .to_owned()
+}
+
+/// Posts to a server function with only a session cookie, as a second browser or server would.
+pub async fn call_with_cookie(base: &str, cookie: &str, function: &str, fields: &[(&str, &str)]) -> String {
+    reqwest::Client::new()
+        .post(format!("{base}/api/{function}"))
+        .header("cookie", cookie)
+        .form(fields)
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap()
+}
+
+/// The `name=value` part of the session cookie a response set.
+pub fn session_cookie(res: &reqwest::Response) -> String {
+    let cookie = set_cookies(res)
+        .into_iter()
+        .find(|c| c.starts_with("rollcall_session="))
+        .expect("a session cookie");
+    cookie.split(';').next().unwrap().to_owned()
 }

@@ -4,12 +4,7 @@ use crate::helpers::*;
 async fn another_organisations_user_id_is_not_found() {
     let app = spawn_app_with(|s| s.open_signup = true).await;
     let acme = app.first_admin().await;
-    app.browser()
-        .form(
-            "/auth/setup",
-            &[("org_name", "Beta"), ("email", "bo@beta.test"), ("password", PASSWORD)],
-        )
-        .await;
+    app.another_workspace("Beta", "bo@beta.test").await;
     let bo = app.user_id("bo@beta.test").await.to_string();
     assert_eq!(acme.call("get_user", &[("id", &bo)]).await.status(), 404);
     let edit = acme

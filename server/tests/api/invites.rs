@@ -7,12 +7,7 @@ fn token_of(link: &str) -> String {
 }
 
 async fn landing(browser: &Browser, token: &str) -> serde_json::Value {
-    browser
-        .call("invite_landing", &[("token", token)])
-        .await
-        .json()
-        .await
-        .unwrap()
+    browser.call_json("invite_landing", &[("token", token)]).await
 }
 
 async fn accept(browser: &Browser, token: &str, password: &str) -> reqwest::Response {
@@ -82,7 +77,7 @@ async fn an_invited_person_gets_one_mail_whose_link_works_once() {
         .await
         .unwrap();
     assert_eq!(status, "active");
-    let log: serde_json::Value = admin.call("list_activity", &[]).await.json().await.unwrap();
+    let log: serde_json::Value = admin.call_json("list_activity", &[]).await;
     let actions: Vec<&str> = log["events"]
         .as_array()
         .unwrap()
@@ -110,12 +105,7 @@ async fn the_preview_classifies_every_row_and_changes_nothing() {
     let admin = app.first_admin().await;
     admin.call("send_invites", &[("list", "old@acme.test")]).await;
     let csv = "email,first name,last name,role\nnew@acme.test,New,Person,admin\nada@acme.test,,,\nold@acme.test,,,\nNEW@acme.test,,,\nbroken,,,\n";
-    let rows: serde_json::Value = admin
-        .call("preview_invites", &[("csv", csv)])
-        .await
-        .json()
-        .await
-        .unwrap();
+    let rows: serde_json::Value = admin.call_json("preview_invites", &[("csv", csv)]).await;
     let outcomes: Vec<(&str, &str)> = rows
         .as_array()
         .unwrap()
@@ -155,20 +145,10 @@ async fn resending_replaces_the_link_and_revoking_kills_it() {
     let admin = app.first_admin().await;
     admin.call("send_invites", &[("list", "mo@acme.test")]).await;
     let mo = app.user_id("mo@acme.test").await.to_string();
-    let first: String = admin
-        .call("invite_link", &[("user_id", &mo)])
-        .await
-        .json()
-        .await
-        .unwrap();
+    let first: String = admin.call_json("invite_link", &[("user_id", &mo)]).await;
 
     assert_eq!(admin.call("resend_invite", &[("user_id", &mo)]).await.status(), 200);
-    let second: String = admin
-        .call("invite_link", &[("user_id", &mo)])
-        .await
-        .json()
-        .await
-        .unwrap();
+    let second: String = admin.call_json("invite_link", &[("user_id", &mo)]).await;
     assert_ne!(first, second);
     let visitor = app.browser();
     assert!(landing(&visitor, &token_of(&first))
@@ -203,12 +183,7 @@ async fn an_expired_or_tampered_link_says_what_to_do() {
     let admin = app.first_admin().await;
     admin.call("send_invites", &[("list", "mo@acme.test")]).await;
     let mo = app.user_id("mo@acme.test").await.to_string();
-    let link: String = admin
-        .call("invite_link", &[("user_id", &mo)])
-        .await
-        .json()
-        .await
-        .unwrap();
+    let link: String = admin.call_json("invite_link", &[("user_id", &mo)]).await;
     let token = token_of(&link);
 
     let visitor = app.browser();
@@ -237,7 +212,7 @@ async fn without_smtp_the_outbox_shows_the_rendered_mail_and_its_link() {
     let app = spawn_app().await;
     let admin = app.first_admin().await;
     admin.call("send_invites", &[("list", "mo@acme.test")]).await;
-    let outbox: serde_json::Value = admin.call("list_outbox", &[]).await.json().await.unwrap();
+    let outbox: serde_json::Value = admin.call_json("list_outbox", &[]).await;
     assert_eq!(outbox["smtp_configured"], false);
     let entry = &outbox["entries"][0];
     assert_eq!(
@@ -245,14 +220,9 @@ async fn without_smtp_the_outbox_shows_the_rendered_mail_and_its_link() {
         (Some("mo@acme.test"), Some("held"))
     );
     let id = entry["id"].as_i64().unwrap().to_string();
-    let mail: serde_json::Value = admin.call("outbox_mail", &[("id", &id)]).await.json().await.unwrap();
+    let mail: serde_json::Value = admin.call_json("outbox_mail", &[("id", &id)]).await;
     let mo = app.user_id("mo@acme.test").await.to_string();
-    let link: String = admin
-        .call("invite_link", &[("user_id", &mo)])
-        .await
-        .json()
-        .await
-        .unwrap();
+    let link: String = admin.call_json("invite_link", &[("user_id", &mo)]).await;
     assert_eq!(mail["link"].as_str(), Some(link.as_str()));
     assert!(mail["text"].as_str().unwrap().contains(&link));
 }
@@ -265,7 +235,7 @@ async fn a_failed_delivery_is_retried_and_an_admin_can_retry_it_now() {
     admin.call("send_invites", &[("list", "mo@acme.test")]).await;
     let mut entry = serde_json::Value::Null;
     for _ in 0..100 {
-        let outbox: serde_json::Value = admin.call("list_outbox", &[]).await.json().await.unwrap();
+        let outbox: serde_json::Value = admin.call_json("list_outbox", &[]).await;
         entry = outbox["entries"][0].clone();
         if entry["state"] == "retrying" {
             break;
@@ -275,12 +245,7 @@ async fn a_failed_delivery_is_retried_and_an_admin_can_retry_it_now() {
     assert_eq!(entry["state"], "retrying");
     assert!(entry["last_error"].as_str().unwrap().contains("SMTP"));
 
-    let problems: serde_json::Value = admin
-        .call("list_outbox", &[("problems", "true")])
-        .await
-        .json()
-        .await
-        .unwrap();
+    let problems: serde_json::Value = admin.call_json("list_outbox", &[("problems", "true")]).await;
     assert_eq!(problems["entries"].as_array().unwrap().len(), 1);
 
     // Give up on it (as after eight attempts), then bring SMTP up and retry by hand.
@@ -345,12 +310,7 @@ async fn only_admins_invite_and_only_their_own_workspace() {
         403
     );
 
-    app.browser()
-        .form(
-            "/auth/setup",
-            &[("org_name", "Beta"), ("email", "bo@beta.test"), ("password", PASSWORD)],
-        )
-        .await;
+    app.another_workspace("Beta", "bo@beta.test").await;
     let beta = app.browser();
     beta.sign_in("bo@beta.test", PASSWORD).await;
     beta.call("send_invites", &[("list", "victim@beta.test")]).await;
@@ -358,12 +318,7 @@ async fn only_admins_invite_and_only_their_own_workspace() {
     assert_eq!(acme.call("resend_invite", &[("user_id", &victim)]).await.status(), 404);
     assert_eq!(acme.call("invite_link", &[("user_id", &victim)]).await.status(), 409);
     assert_eq!(acme.call("revoke_invite", &[("user_id", &victim)]).await.status(), 409);
-    let summary: serde_json::Value = acme
-        .call("invite_users", &[("ids[0]", victim.as_str())])
-        .await
-        .json()
-        .await
-        .unwrap();
+    let summary: serde_json::Value = acme.call_json("invite_users", &[("ids[0]", victim.as_str())]).await;
     assert_eq!(summary["invited"], 0);
     let open: i64 =
         sqlx::query_scalar("select count(*) from invites where revoked_at is null and superseded_at is null")

@@ -7,24 +7,10 @@ async fn two_app_servers_on_one_database_behave_as_one_app() {
     assert_ne!(first.address, second.address);
 
     let admin = first.first_admin().await;
-    // Carry the session cookie issued by the first server to the second.
-    let cookie = {
-        let res = first.browser().sign_in("ada@acme.test", PASSWORD).await;
-        set_cookies(&res)
-            .into_iter()
-            .find(|c| c.starts_with("rollcall_session="))
-            .unwrap()
-    };
-    let token = cookie.split(';').next().unwrap().to_owned();
-    let me = reqwest::Client::new()
-        .post(format!("{}/api/whoami", second.address))
-        .header("cookie", &token)
-        .send()
-        .await
-        .unwrap()
-        .text()
-        .await
-        .unwrap();
+    // A session issued by the first server...
+    let cookie = session_cookie(&first.browser().sign_in("ada@acme.test", PASSWORD).await);
+    // ...is honoured by the second.
+    let me = call_with_cookie(&second.address, &cookie, "whoami", &[]).await;
     assert!(me.contains("ada@acme.test"), "{me}");
 
     // A user created through one server is listed by the other.
@@ -39,33 +25,15 @@ async fn two_app_servers_on_one_database_behave_as_one_app() {
             ],
         )
         .await;
-    let list = reqwest::Client::new()
-        .post(format!("{}/api/list_users", second.address))
-        .header("cookie", &token)
-        .form(&[("query[q]", "x@acme")])
-        .send()
-        .await
-        .unwrap()
-        .text()
-        .await
-        .unwrap();
+    let list = call_with_cookie(&second.address, &cookie, "list_users", &[("query[q]", "x@acme")]).await;
     assert!(list.contains("x@acme.test"), "{list}");
 
     // Signing out on the second server ends the session on the first.
     reqwest::Client::new()
         .post(format!("{}/auth/logout", second.address))
-        .header("cookie", &token)
+        .header("cookie", &cookie)
         .send()
         .await
         .unwrap();
-    let after = reqwest::Client::new()
-        .post(format!("{}/api/whoami", first.address))
-        .header("cookie", &token)
-        .send()
-        .await
-        .unwrap()
-        .text()
-        .await
-        .unwrap();
-    assert_eq!(after, "null");
+    assert_eq!(call_with_cookie(&first.address, &cookie, "whoami", &[]).await, "null");
 }

@@ -1,5 +1,20 @@
 use crate::helpers::*;
 
+async fn edit(admin: &Browser, id: &str, email: &str, given_name: &str, role: &str) -> reqwest::Response {
+    admin
+        .call(
+            "update_user",
+            &[
+                ("id", id),
+                ("email", email),
+                ("given_name", given_name),
+                ("family_name", ""),
+                ("role", role),
+            ],
+        )
+        .await
+}
+
 async fn add_member(admin: &Browser, email: &str, password: &str) -> uuid::Uuid {
     let res = admin
         .call(
@@ -33,21 +48,11 @@ async fn admins_search_filter_sort_and_page_through_users() {
     .await
     .unwrap();
 
-    let page: serde_json::Value = admin
-        .call("list_users", &[("query[page]", "3")])
-        .await
-        .json()
-        .await
-        .unwrap();
+    let page: serde_json::Value = admin.call_json("list_users", &[("query[page]", "3")]).await;
     assert_eq!(page["total"], 121);
     assert_eq!(page["users"].as_array().unwrap().len(), 21);
 
-    let found: serde_json::Value = admin
-        .call("list_users", &[("query[q]", "PERSON 07")])
-        .await
-        .json()
-        .await
-        .unwrap();
+    let found: serde_json::Value = admin.call_json("list_users", &[("query[q]", "PERSON 07")]).await;
     let emails: Vec<&str> = found["users"]
         .as_array()
         .unwrap()
@@ -58,16 +63,11 @@ async fn admins_search_filter_sort_and_page_through_users() {
         emails,
         (70..80).map(|n| format!("person{n}@acme.test")).collect::<Vec<_>>()
     );
-    let by_email: serde_json::Value = admin
-        .call("list_users", &[("query[q]", "person7@")])
-        .await
-        .json()
-        .await
-        .unwrap();
+    let by_email: serde_json::Value = admin.call_json("list_users", &[("query[q]", "person7@")]).await;
     assert_eq!(by_email["total"], 1);
 
     let deactivated: serde_json::Value = admin
-        .call(
+        .call_json(
             "list_users",
             &[
                 ("query[status]", "deactivated"),
@@ -75,19 +75,11 @@ async fn admins_search_filter_sort_and_page_through_users() {
                 ("query[descending]", "true"),
             ],
         )
-        .await
-        .json()
-        .await
-        .unwrap();
+        .await;
     assert_eq!(deactivated["total"], 12);
     assert_eq!(deactivated["users"][0]["email"], "person90@acme.test");
 
-    let wildcard: serde_json::Value = admin
-        .call("list_users", &[("query[q]", "%")])
-        .await
-        .json()
-        .await
-        .unwrap();
+    let wildcard: serde_json::Value = admin.call_json("list_users", &[("query[q]", "%")]).await;
     assert_eq!(wildcard["total"], 0, "a typed % is a literal, not a wildcard");
 }
 
@@ -116,7 +108,7 @@ async fn an_admin_edits_a_profile_and_the_activity_log_records_it() {
     );
     assert_eq!(user["status"], "imported", "no password yet: waiting for an invite");
 
-    let log: serde_json::Value = admin.call("list_activity", &[]).await.json().await.unwrap();
+    let log: serde_json::Value = admin.call_json("list_activity", &[]).await;
     let newest = &log["events"][0];
     assert_eq!(newest["action"], "user.updated");
     assert_eq!(newest["actor"], "ada@acme.test");
@@ -215,33 +207,10 @@ async fn the_last_active_admin_can_be_neither_demoted_nor_deactivated() {
     let app = spawn_app().await;
     let admin = app.first_admin().await;
     let ada = app.user_id("ada@acme.test").await.to_string();
-    let demote = admin
-        .call(
-            "update_user",
-            &[
-                ("id", &ada),
-                ("email", "ada@acme.test"),
-                ("given_name", "Ada"),
-                ("family_name", ""),
-                ("role", "member"),
-            ],
-        )
-        .await;
-    assert_eq!(demote.status(), 409);
+    assert_eq!(edit(&admin, &ada, "ada@acme.test", "Ada", "member").await.status(), 409);
 
-    let second = add_member(&admin, "bo@acme.test", PASSWORD).await.to_string();
-    admin
-        .call(
-            "update_user",
-            &[
-                ("id", &second),
-                ("email", "bo@acme.test"),
-                ("given_name", "Bo"),
-                ("family_name", ""),
-                ("role", "admin"),
-            ],
-        )
-        .await;
+    let bo_id = add_member(&admin, "bo@acme.test", PASSWORD).await.to_string();
+    assert_eq!(edit(&admin, &bo_id, "bo@acme.test", "Bo", "admin").await.status(), 200);
     let bo = app.browser();
     bo.sign_in("bo@acme.test", PASSWORD).await;
     assert_eq!(
@@ -251,19 +220,7 @@ async fn the_last_active_admin_can_be_neither_demoted_nor_deactivated() {
         200
     );
     // Bo is now the only active admin and cannot demote himself.
-    let self_demote = bo
-        .call(
-            "update_user",
-            &[
-                ("id", &second),
-                ("email", "bo@acme.test"),
-                ("given_name", "Bo"),
-                ("family_name", ""),
-                ("role", "member"),
-            ],
-        )
-        .await;
-    assert_eq!(self_demote.status(), 409);
+    assert_eq!(edit(&bo, &bo_id, "bo@acme.test", "Bo", "member").await.status(), 409);
 }
 
 #[tokio::test]
