@@ -111,7 +111,7 @@ pub fn ActivityPage() -> impl IntoView {
 #[component]
 fn EventRow(event: ActivityEvent) -> impl IntoView {
     let target = match (event.target, event.target_id) {
-        (Some(label), Some(id)) => view! { <A href=format!("/users/{id}")>{label}</A> }.into_any(),
+        (Some(label), Some(id)) => view! { <a href=format!("/users/{id}")>{label}</a> }.into_any(),
         (Some(label), None) => label.into_any(),
         _ => "—".into_any(),
     };

@@ -195,7 +195,7 @@ fn OutboxTable(page: OutboxListing, retry: ServerAction<RetryMail>, problems: bo
                                 </td>
                                 <td class="nowrap">{format::timestamp(&e.created_at)}</td>
                                 <td class="nowrap">
-                                    <A href=format!("/outbox?view={id}")>"View"<span class="visually-hidden">{format!(" mail {id}")}</span></A>
+                                    <a href=format!("/outbox?view={id}")>"View"<span class="visually-hidden">{format!(" mail {id}")}</span></a>
                                     {(e.state == MailState::Failed).then(|| view! {
                                         " "
                                         <button type="button" class="button" on:click=move |_| { retry.dispatch(RetryMail { id }); }>"Retry"</button>

@@ -105,11 +105,28 @@ test('an expired link says so and what to do', async ({ page, browser }) => {
   const visitor = await (await browser.newContext()).newPage();
   await visitor.goto(links[links.length - 1]);
   await expect(visitor.getByRole('heading', { name: 'This invitation has expired' })).toBeVisible();
-  await expect(visitor.getByText('Ask ada@acme.test to send you a new one')).toBeVisible();
+  await expect(visitor.getByText('Ask Ada Lovelace to send you a new one')).toBeVisible();
   await expectAccessible(visitor);
 
   await page.reload();
   await expect(page.getByText(/expired/)).toBeVisible();
+});
+
+test('people added by hand are invited from the table, several at once', async ({ page }) => {
+  await signInAsAdmin(page);
+  await page.goto('/users?status=imported');
+  await hydrated(page);
+  await expect(page.getByText('1–4 of 4')).toBeVisible();
+  await page.getByRole('checkbox', { name: 'Select Alan Turing' }).check();
+  await page.getByRole('checkbox', { name: 'Select Edsger Dijkstra' }).check();
+  const bar = page.getByRole('region', { name: 'Bulk actions' });
+  await expect(bar).toContainText('2 selected');
+  await expectAccessible(page);
+  await bar.getByRole('button', { name: 'Send invites' }).click();
+  await expect(page.getByRole('status')).toContainText('Sent 2 invitations.');
+  await expect(page.getByText('1–2 of 2')).toBeVisible();
+  await waitForLinks('alan@acme.test', 1);
+  await waitForLinks('edsger@acme.test', 1);
 });
 
 test('the outbox lists every mail with its delivery status', async ({ page }) => {

@@ -306,6 +306,15 @@ async fn issue(
         .bind(&user_ids)
         .execute(&mut *conn)
         .await?;
+    // Mail says who invited them by name ("Ada Lovelace"), the audit log by account.
+    let inviter: Option<String> = sqlx::query_scalar(
+        "select coalesce(nullif(btrim(given_name || ' ' || family_name), ''), email) from users where org_id = $1 and id = $2",
+    )
+    .bind(actor.org_id)
+    .bind(actor.user_id)
+    .fetch_optional(&mut *conn)
+    .await?;
+    let inviter = inviter.unwrap_or_else(|| actor.label.clone());
     let minted: Vec<Minted> = user_ids.iter().map(|id| mint(key, *id)).collect();
     let expires_at = Utc::now() + Duration::hours(ttl_hours as i64);
     sqlx::query(
@@ -315,7 +324,7 @@ async fn issue(
     )
     .bind(actor.org_id)
     .bind(actor.user_id)
-    .bind(&actor.label)
+    .bind(&inviter)
     .bind(expires_at)
     .bind(minted.iter().map(|m| m.id).collect::<Vec<_>>())
     .bind(minted.iter().map(|m| m.user_id).collect::<Vec<_>>())
@@ -323,7 +332,7 @@ async fn issue(
     .bind(minted.iter().map(|m| m.token_hash.clone()).collect::<Vec<_>>())
     .execute(&mut *conn)
     .await?;
-    let subject = crate::mail::invite_subject(&actor.label, org_name);
+    let subject = crate::mail::invite_subject(&inviter, org_name);
     sqlx::query(
         "insert into outbox (org_id, kind, invite_id, recipient, subject)
          select $1, 'invite', invite_id, recipient, $2 from unnest($3::uuid[], $4::text[]) as t(invite_id, recipient)",

@@ -185,13 +185,16 @@ pub async fn list(db: &Db, org_id: Uuid, query: &UserQuery) -> Result<UserPage> 
         .push_bind(per_page)
         .push(" offset ")
         .push_bind((page - 1) * per_page);
-    let users: Vec<User> = qb.build_query_as().fetch_all(db).await?;
+    // Searches are planned for their actual pattern (an unnamed statement): a cached generic
+    // plan can pick a full index scan and turn a 5 ms search into a 500 ms one.
+    let searching = pattern.is_some();
+    let users: Vec<User> = qb.build_query_as().persistent(!searching).fetch_all(db).await?;
 
     let (total, total_is_lower_bound) = if pattern.is_some() {
         let mut count = QueryBuilder::new("select count(*) from (select 1 from users");
         push_filters(&mut count, org_id, query, &pattern);
         count.push(" limit ").push_bind(SEARCH_COUNT_CAP + 1).push(") capped");
-        let n: i64 = count.build_query_scalar().fetch_one(db).await?;
+        let n: i64 = count.build_query_scalar().persistent(false).fetch_one(db).await?;
         (n.min(SEARCH_COUNT_CAP), n > SEARCH_COUNT_CAP)
     } else {
         (count_by_status(db, org_id, query.status).await?, false)

@@ -320,10 +320,13 @@ fn UsersTable(
                 <tbody>
                     {result.users.into_iter().map(|u| {
                         let id = u.id;
-                        let invite_note = u.invite.as_ref().map(|i| if i.expired {
-                            "link expired".to_owned()
-                        } else {
-                            format!("expires {}", format::timestamp(&i.expires_at))
+                        let invite_note = u.invite.as_ref().map(|i| {
+                            let sent = format!("sent {}", format::timestamp(&i.sent_at));
+                            if i.expired {
+                                format!("{sent}, link expired")
+                            } else {
+                                format!("{sent}, expires {}", format::timestamp(&i.expires_at))
+                            }
                         });
                         view! {
                         <tr class:selected=move || selected.with(|s| s.contains(&id))>
@@ -335,7 +338,7 @@ fn UsersTable(
                                         selected.update(|s| if !s.remove(&id) { s.insert(id); });
                                     }/>
                             </td>
-                            <td><A href=format!("/users/{}", u.id)>{u.display_name}</A></td>
+                            <td><a href=format!("/users/{}", u.id)>{u.display_name}</a></td>
                             <td>{u.email}</td>
                             <td>{u.role.label()}</td>
                             <td><StatusChip status=u.status/>{invite_note.map(|n| view! { <span class="problem">{n}</span> })}</td>

@@ -53,7 +53,7 @@ async fn an_invited_person_gets_one_mail_whose_link_works_once() {
     assert_eq!(mails.len(), 1);
     let mail = &mails[0];
     assert_eq!(mail.to, "mo@acme.test");
-    assert_eq!(mail.subject, "ada@acme.test invited you to join Acme");
+    assert_eq!(mail.subject, "Ada Admin invited you to join Acme");
     assert!(mail.text.contains("expires on") && mail.html.contains("Accept invitation"));
     let link = link_in(&mail.text);
     assert!(link.starts_with(&format!("{}/invite/", app.address)), "{link}");
@@ -199,7 +199,7 @@ async fn an_expired_or_tampered_link_says_what_to_do() {
         .execute(&app.db)
         .await
         .unwrap();
-    assert_eq!(landing(&visitor, &token).await["Expired"]["inviter"], "ada@acme.test");
+    assert_eq!(landing(&visitor, &token).await["Expired"]["inviter"], "Ada Admin");
     let page = visitor.get(&format!("/invite/{token}")).await.text().await.unwrap();
     assert!(page.contains("This invitation has expired"));
     accept(&visitor, &token, "mo's long password").await;
