@@ -334,16 +334,16 @@ fn preview_summary(rows: &[InvitePreviewRow]) -> String {
     let count = |o: InviteOutcome| rows.iter().filter(|r| r.outcome == o).count();
     let send = rows.iter().filter(|r| r.outcome.sends()).count();
     let mut parts = vec![format!("{send} will be invited")];
-    for (o, label) in [
-        (InviteOutcome::AlreadyMember, "already members"),
-        (InviteOutcome::AlreadyInvited, "already invited"),
-        (InviteOutcome::Deactivated, "deactivated"),
-        (InviteOutcome::Duplicate, "listed twice"),
-        (InviteOutcome::Invalid, "invalid"),
+    for (o, one, many) in [
+        (InviteOutcome::AlreadyMember, "already a member", "already members"),
+        (InviteOutcome::AlreadyInvited, "already invited", "already invited"),
+        (InviteOutcome::Deactivated, "deactivated", "deactivated"),
+        (InviteOutcome::Duplicate, "listed twice", "listed twice"),
+        (InviteOutcome::Invalid, "invalid", "invalid"),
     ] {
         let n = count(o);
         if n > 0 {
-            parts.push(format!("{n} {label}"));
+            parts.push(format!("{n} {}", if n == 1 { one } else { many }));
         }
     }
     format!("{}. Nothing is sent until you confirm.", parts.join(", "))
