@@ -82,7 +82,7 @@ pub struct AuditPage {
 
 /// Newest first, keyset-paged by id so page 1,000 costs the same as page 1.
 pub async fn list(db: &Db, org_id: Uuid, older_than: Option<i64>, limit: i64) -> Result<AuditPage> {
-    let mut events: Vec<AuditEvent> = sqlx::query_as(
+    let events: Vec<AuditEvent> = sqlx::query_as(
         "select id, occurred_at, actor_id, actor_label, action, target_id, target_label, details, ip
          from audit_events where org_id = $1 and ($2::bigint is null or id < $2)
          order by id desc limit $3",
@@ -92,11 +92,6 @@ pub async fn list(db: &Db, org_id: Uuid, older_than: Option<i64>, limit: i64) ->
     .bind(limit + 1)
     .fetch_all(db)
     .await?;
-    let older_than = if events.len() as i64 > limit {
-        events.truncate(limit as usize);
-        events.last().map(|e| e.id)
-    } else {
-        None
-    };
+    let (events, older_than) = crate::db::keyset_page(events, limit, |e| e.id);
     Ok(AuditPage { events, older_than })
 }

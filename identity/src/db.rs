@@ -24,3 +24,15 @@ pub async fn connect(url: &str, max_connections: u32) -> Result<Db, sqlx::Error>
 pub async fn migrate(db: &Db) -> Result<(), sqlx::migrate::MigrateError> {
     MIGRATOR.run(db).await
 }
+
+/// Splits a keyset page fetched with `limit + 1` rows into the page and the cursor for the next
+/// (older) one, if there is one.
+pub fn keyset_page<T>(mut rows: Vec<T>, limit: i64, id: impl Fn(&T) -> i64) -> (Vec<T>, Option<i64>) {
+    if rows.len() as i64 > limit {
+        rows.truncate(limit as usize);
+        let cursor = rows.last().map(&id);
+        (rows, cursor)
+    } else {
+        (rows, None)
+    }
+}

@@ -161,7 +161,7 @@ pub async fn list(
     only_problems: bool,
     limit: i64,
 ) -> Result<EntryPage> {
-    let mut entries: Vec<Entry> = sqlx::query_as(
+    let entries: Vec<Entry> = sqlx::query_as(
         "select id, recipient, subject, created_at, attempts, next_attempt_at, sent_at, failed_at, last_error, invite_id
          from outbox where org_id = $1 and ($2::bigint is null or id < $2)
            and (not $3 or (sent_at is null and last_error is not null))
@@ -173,12 +173,7 @@ pub async fn list(
     .bind(limit + 1)
     .fetch_all(db)
     .await?;
-    let older_than = if entries.len() as i64 > limit {
-        entries.truncate(limit as usize);
-        entries.last().map(|e| e.id)
-    } else {
-        None
-    };
+    let (entries, older_than) = crate::db::keyset_page(entries, limit, |e| e.id);
     Ok(EntryPage { entries, older_than })
 }
 

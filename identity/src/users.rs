@@ -141,6 +141,17 @@ fn push_filters<'a>(
     }
 }
 
+impl UserQuery {
+    /// The LIKE pattern for the search text, if there is any.
+    fn search_pattern(&self) -> Option<String> {
+        self.search
+            .as_deref()
+            .map(str::trim)
+            .filter(|s| !s.is_empty())
+            .map(like_pattern)
+    }
+}
+
 fn like_pattern(search: &str) -> String {
     let escaped = search
         .trim()
@@ -154,12 +165,7 @@ fn like_pattern(search: &str) -> String {
 pub async fn list(db: &Db, org_id: Uuid, query: &UserQuery) -> Result<UserPage> {
     let per_page = query.per_page.clamp(1, MAX_PER_PAGE) as i64;
     let page = query.page.max(1) as i64;
-    let pattern = query
-        .search
-        .as_deref()
-        .map(str::trim)
-        .filter(|s| !s.is_empty())
-        .map(like_pattern);
+    let pattern = query.search_pattern();
 
     let mut qb = QueryBuilder::new(format!("select {USER_COLUMNS} from users"));
     push_filters(&mut qb, org_id, query, &pattern);
@@ -209,12 +215,7 @@ pub async fn list(db: &Db, org_id: Uuid, query: &UserQuery) -> Result<UserPage> 
 /// Ids of the users a filter matches who could be invited (imported, or invited with an
 /// expired link), for "select all N matching".
 pub async fn invitable_ids_matching(db: &Db, org_id: Uuid, query: &UserQuery, limit: i64) -> Result<Vec<Uuid>> {
-    let pattern = query
-        .search
-        .as_deref()
-        .map(str::trim)
-        .filter(|s| !s.is_empty())
-        .map(like_pattern);
+    let pattern = query.search_pattern();
     let mut qb = QueryBuilder::new("select id from users");
     push_filters(&mut qb, org_id, query, &pattern);
     qb.push(

@@ -53,20 +53,42 @@ async fn calls_without_a_session_are_unauthorised() {
 async fn a_malformed_body_is_a_bad_request_and_changes_nothing() {
     let app = spawn_app().await;
     let admin = app.first_admin().await;
-    let res = admin
-        .call("set_user_active", &[("id", "not-a-uuid"), ("active", "maybe")])
+    admin
+        .call(
+            "create_user",
+            &[
+                ("email", "mo@acme.test"),
+                ("given_name", ""),
+                ("family_name", ""),
+                ("role", "member"),
+            ],
+        )
         .await;
+    let mo = app.user_id("mo@acme.test").await.to_string();
+    let res = admin.call("set_user_active", &[("id", &mo), ("active", "maybe")]).await;
     assert_eq!(res.status(), 400);
-    let json = admin
+    let err: serde_json::Value = res.json().await.unwrap();
+    assert!(err.get("BadRequest").is_some(), "{err}");
+    assert_eq!(admin.call("get_user", &[("id", "not-a-uuid")]).await.status(), 400);
+    let status: String = sqlx::query_scalar("select status from users where email = 'mo@acme.test'")
+        .fetch_one(&app.db)
+        .await
+        .unwrap();
+    assert_eq!(status, "imported");
+
+    // A JSON body where a form is expected is refused, and nobody is signed in.
+    let stranger = app.browser();
+    let json = stranger
         .client
-        .post(admin.url("/auth/login"))
-        .header("origin", &admin.base)
-        .header("content-type", "application/x-www-form-urlencoded")
-        .body("%%%")
+        .post(stranger.url("/auth/login"))
+        .header("origin", &stranger.base)
+        .header("content-type", "application/json")
+        .body(r#"{"email":"ada@acme.test","password":"x"}"#)
         .send()
         .await
         .unwrap();
-    assert!(json.status().is_client_error() || json.status().is_redirection());
+    assert_eq!(json.status(), 415);
+    assert_eq!(stranger.whoami().await, None);
 }
 
 #[tokio::test]
