@@ -11,7 +11,7 @@ need() { # need <command> <debian package>
 
 release_build() {
   scripts/setup >&2
-  cargo leptos build --release >&2
+  cargo leptos build --release --precompress >&2
 }
 
 # ms_since <start-ns>

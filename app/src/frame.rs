@@ -3,20 +3,35 @@
 
 use crate::model::Me;
 use leptos::prelude::*;
-use leptos_router::components::{Outlet, Redirect, A};
+use leptos_router::components::{Redirect, A};
 use leptos_router::hooks::use_location;
 
+/// Who is signed in, loaded once per document (not per page), so moving between pages in the
+/// browser neither asks the server again nor blanks the frame while it would.
+#[derive(Clone, Copy)]
+pub struct SignedInUser(pub Resource<Result<Option<Me>, crate::error::AppError>>);
+
+pub fn provide_signed_in_user() {
+    provide_context(SignedInUser(Resource::new(|| (), |_| crate::session::whoami())));
+}
+
+/// The frame around every signed-in page: top bar, navigation, and the page as `children`.
+///
+/// Each route wraps its page in its own `Frame` rather than sharing one through a parent route's
+/// `<Outlet/>`: server rendering calls the outlet's closure several times per request (to find
+/// resources, then to render), and each call built the page again, loading its data again. For
+/// the same reason the frame waits on a plain `Suspend`, not a closure returning one.
 #[component]
-pub fn Frame() -> impl IntoView {
-    let me = Resource::new(|| (), |_| crate::session::whoami());
+pub fn Frame(children: Children) -> impl IntoView {
+    let SignedInUser(me) = expect_context();
     let location = use_location();
     view! {
         <Suspense>
-            {move || Suspend::new(async move {
+            {Suspend::new(async move {
                 match me.await {
                     Ok(Some(me)) => {
                         provide_context(me.clone());
-                        view! { <SignedIn me/> }.into_any()
+                        view! { <SignedIn me>{children()}</SignedIn> }.into_any()
                     }
                     Ok(None) => {
                         let search = location.search.get_untracked();
@@ -32,7 +47,7 @@ pub fn Frame() -> impl IntoView {
 }
 
 #[component]
-fn SignedIn(me: Me) -> impl IntoView {
+fn SignedIn(me: Me, children: Children) -> impl IntoView {
     let admin = me.is_admin();
     view! {
         <a class="skip-link" href="#main">"Skip to content"</a>
@@ -67,7 +82,7 @@ fn SignedIn(me: Me) -> impl IntoView {
                 </ul>
             </nav>
             <main id="main" class="content" tabindex="-1">
-                <Outlet/>
+                {children()}
             </main>
             <crate::components::Toasts/>
         </div>
@@ -83,10 +98,13 @@ fn initials(name: &str) -> String {
 }
 
 /// Wraps admin-only pages: members get a clear explanation instead of the page.
+///
+/// Not a reactive closure on purpose: who is signed in cannot change while a page is shown, and
+/// server rendering may call a view's closures more than once (to find its resources, then to
+/// render), which would run the page's data loading as many times.
 #[component]
-pub fn AdminOnly(children: ChildrenFn) -> impl IntoView {
-    let me = use_context::<Me>();
-    move || match &me {
+pub fn AdminOnly(children: Children) -> impl IntoView {
+    match use_context::<Me>() {
         Some(me) if me.is_admin() => children().into_any(),
         _ => view! {
             <div class="panel">

@@ -20,7 +20,7 @@ pub mod users;
 
 use leptos::prelude::*;
 use leptos_meta::{provide_meta_context, Link, Meta, MetaTags, Stylesheet, Title};
-use leptos_router::components::{ParentRoute, Route, Router, Routes};
+use leptos_router::components::{Route, Router, Routes};
 use leptos_router::{path, SsrMode};
 
 /// The HTML document around the app, rendered on the server only.
@@ -45,6 +45,7 @@ pub fn shell(options: LeptosOptions) -> impl IntoView {
 pub fn App() -> impl IntoView {
     provide_meta_context();
     components::provide_toaster();
+    frame::provide_signed_in_user();
     // Effects run only in the browser, after hydration: lets tests (and curious people) know
     // the page is interactive.
     Effect::new(|_| {
@@ -68,18 +69,16 @@ pub fn App() -> impl IntoView {
                 <Route path=path!("/o/:slug/login") view=session::LoginPage ssr=ssr.clone()/>
                 <Route path=path!("/login/workspace") view=session::WorkspacePage ssr=ssr.clone()/>
                 <Route path=path!("/invite/:token") view=invitation::InvitationPage ssr=ssr.clone()/>
-                <ParentRoute path=path!("") view=frame::Frame ssr=ssr.clone()>
-                    <Route path=path!("/users") view=users::list::UsersPage ssr=ssr.clone()/>
-                    <Route path=path!("/users/new") view=users::create::NewUserPage ssr=ssr.clone()/>
-                    <Route path=path!("/users/invite") view=users::invite::InvitePeoplePage ssr=ssr.clone()/>
-                    <Route path=path!("/outbox") view=outbox::OutboxPage ssr=ssr.clone()/>
-                    <Route path=path!("/users/:id") view=users::detail::UserPage ssr=ssr.clone()/>
-                    <Route path=path!("/activity") view=activity::ActivityPage ssr=ssr.clone()/>
-                    <Route path=path!("/integrations") view=placeholder::Integrations ssr=ssr.clone()/>
-                    <Route path=path!("/provisioning") view=placeholder::Provisioning ssr=ssr.clone()/>
-                    <Route path=path!("/settings") view=settings::SettingsPage ssr=ssr.clone()/>
-                    <Route path=path!("/profile") view=profile::ProfilePage ssr=ssr.clone()/>
-                </ParentRoute>
+                <Route path=path!("/users") view=|| view! { <frame::Frame><users::list::UsersPage/></frame::Frame> } ssr=ssr.clone()/>
+                <Route path=path!("/users/new") view=|| view! { <frame::Frame><users::create::NewUserPage/></frame::Frame> } ssr=ssr.clone()/>
+                <Route path=path!("/users/invite") view=|| view! { <frame::Frame><users::invite::InvitePeoplePage/></frame::Frame> } ssr=ssr.clone()/>
+                <Route path=path!("/outbox") view=|| view! { <frame::Frame><outbox::OutboxPage/></frame::Frame> } ssr=ssr.clone()/>
+                <Route path=path!("/users/:id") view=|| view! { <frame::Frame><users::detail::UserPage/></frame::Frame> } ssr=ssr.clone()/>
+                <Route path=path!("/activity") view=|| view! { <frame::Frame><activity::ActivityPage/></frame::Frame> } ssr=ssr.clone()/>
+                <Route path=path!("/integrations") view=|| view! { <frame::Frame><placeholder::Integrations/></frame::Frame> } ssr=ssr.clone()/>
+                <Route path=path!("/provisioning") view=|| view! { <frame::Frame><placeholder::Provisioning/></frame::Frame> } ssr=ssr.clone()/>
+                <Route path=path!("/settings") view=|| view! { <frame::Frame><settings::SettingsPage/></frame::Frame> } ssr=ssr.clone()/>
+                <Route path=path!("/profile") view=|| view! { <frame::Frame><profile::ProfilePage/></frame::Frame> } ssr=ssr.clone()/>
             </Routes>
         </Router>
     }

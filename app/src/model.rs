@@ -111,6 +111,20 @@ pub struct UserRow {
     pub invite: Option<InviteStatus>,
 }
 
+/// One line of the Users table: only what the table shows, because every row is also sent to the
+/// browser as hydration data.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct UserListRow {
+    pub id: Uuid,
+    pub display_name: String,
+    pub email: String,
+    pub role: Role,
+    pub status: UserStatus,
+    pub source: String,
+    pub last_login_at: Option<DateTime<Utc>>,
+    pub invite: Option<InviteStatus>,
+}
+
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct InviteStatus {
     pub sent_at: DateTime<Utc>,
@@ -171,7 +185,7 @@ pub const USERS_PER_PAGE: u32 = 50;
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct UsersPage {
-    pub users: Vec<UserRow>,
+    pub users: Vec<UserListRow>,
     pub total: i64,
     pub total_is_lower_bound: bool,
     pub page: u32,

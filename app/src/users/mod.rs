@@ -8,7 +8,7 @@ pub mod list;
 
 use crate::error::AppError;
 #[cfg(feature = "ssr")]
-use crate::model::{Role, USERS_PER_PAGE};
+use crate::model::{InviteStatus, Role, UserListRow, USERS_PER_PAGE};
 use crate::model::{UserRow, UserSortKey, UserStatus, UsersPage, UsersQuery};
 use leptos::prelude::*;
 use uuid::Uuid;
@@ -80,32 +80,45 @@ mod convert {
         }
     }
 
-    /// Attaches each user's open invitation (one query for the whole page).
-    pub async fn with_invites(
+    pub fn list_row(user: id::User) -> UserListRow {
+        UserListRow {
+            id: user.id,
+            display_name: user.display_name(),
+            email: user.email,
+            role: role(user.role),
+            status: status(user.status),
+            source: source(user.source).to_owned(),
+            last_login_at: user.last_login_at,
+            invite: None,
+        }
+    }
+
+    /// The open invitation (possibly expired) of each invited user among `users`, in one query.
+    pub async fn open_invites(
         db: &identity::Db,
         org_id: uuid::Uuid,
-        mut rows: Vec<UserRow>,
-    ) -> Result<Vec<UserRow>, identity::Error> {
-        let ids: Vec<uuid::Uuid> = rows
-            .iter()
-            .filter(|r| r.status == UserStatus::Invited)
-            .map(|r| r.id)
+        users: impl Iterator<Item = (uuid::Uuid, UserStatus)>,
+    ) -> Result<std::collections::HashMap<uuid::Uuid, InviteStatus>, identity::Error> {
+        let ids: Vec<uuid::Uuid> = users
+            .filter(|(_, status)| *status == UserStatus::Invited)
+            .map(|(id, _)| id)
             .collect();
         if ids.is_empty() {
-            return Ok(rows);
+            return Ok(Default::default());
         }
-        let open = identity::invites::open_for_users(db, org_id, &ids).await?;
         let now = chrono::Utc::now();
-        for row in &mut rows {
-            if let Some(invite) = open.get(&row.id) {
-                row.invite = Some(crate::model::InviteStatus {
+        let open = identity::invites::open_for_users(db, org_id, &ids).await?;
+        Ok(open
+            .into_iter()
+            .map(|(id, invite)| {
+                let status = InviteStatus {
                     sent_at: invite.created_at,
                     expires_at: invite.expires_at,
                     expired: invite.expires_at <= now,
-                });
-            }
-        }
-        Ok(rows)
+                };
+                (id, status)
+            })
+            .collect())
     }
 
     pub fn query(query: &UsersQuery, page: u32) -> id::UserQuery {
@@ -142,10 +155,17 @@ pub async fn list_users(#[server(default)] query: UsersQuery) -> Result<UsersPag
     let result = identity::users::list(&caller.state.db, caller.user.org_id, &q)
         .await
         .map_err(|e| caller.fail(e))?;
-    let rows = result.users.into_iter().map(convert::row).collect();
-    let users = convert::with_invites(&caller.state.db, caller.user.org_id, rows)
-        .await
-        .map_err(|e| caller.fail(e))?;
+    let mut users: Vec<UserListRow> = result.users.into_iter().map(convert::list_row).collect();
+    let mut invites = convert::open_invites(
+        &caller.state.db,
+        caller.user.org_id,
+        users.iter().map(|u| (u.id, u.status)),
+    )
+    .await
+    .map_err(|e| caller.fail(e))?;
+    for user in &mut users {
+        user.invite = invites.remove(&user.id);
+    }
     Ok(UsersPage {
         users,
         total: result.total,
@@ -161,10 +181,16 @@ pub async fn get_user(id: Uuid) -> Result<UserRow, AppError> {
     let user = identity::users::get(&caller.state.db, caller.user.org_id, id)
         .await
         .map_err(|e| caller.fail(e))?;
-    let mut rows = convert::with_invites(&caller.state.db, caller.user.org_id, vec![convert::row(user)])
-        .await
-        .map_err(|e| caller.fail(e))?;
-    Ok(rows.remove(0))
+    let mut row = convert::row(user);
+    row.invite = convert::open_invites(
+        &caller.state.db,
+        caller.user.org_id,
+        std::iter::once((row.id, row.status)),
+    )
+    .await
+    .map_err(|e| caller.fail(e))?
+    .remove(&row.id);
+    Ok(row)
 }
 
 #[server(endpoint = "create_user")]

@@ -8,4 +8,5 @@ mod cli;
 mod hostile_input;
 mod invites;
 mod scale_out;
+mod static_files;
 mod users;

@@ -239,3 +239,26 @@ async fn members_see_only_their_profile() {
     let page = member.get("/users").await.text().await.unwrap();
     assert!(page.contains("Admins only"));
 }
+
+#[tokio::test]
+async fn the_users_page_arrives_rendered_with_its_data_loaded_and_sent_once() {
+    let app = spawn_app().await;
+    let admin = app.first_admin().await;
+    add_member(&admin, "mo@acme.test", "").await;
+
+    let res = admin.get("/users").await;
+    assert_eq!(res.status(), 200);
+    let html = res.text().await.unwrap();
+    // The table is in the server-rendered HTML, not filled in later by the browser.
+    assert!(html.contains("<td>mo@acme.test"), "no rendered row for mo@acme.test");
+    // Its data goes to the browser once (hydration), and only the columns the table shows.
+    assert_eq!(
+        html.matches(r#"\"users\":["#).count(),
+        1,
+        "the users list was loaded more than once"
+    );
+    assert!(
+        !html.contains("given_name"),
+        "the table's hydration data carries unused fields"
+    );
+}
