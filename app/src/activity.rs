@@ -1,6 +1,6 @@
 //! The Activity tab: the audit log, newest first.
 
-use crate::components::ErrorPanel;
+use crate::components::{rendered_once_on_server, ErrorPanel};
 use crate::error::AppError;
 use crate::format;
 use crate::frame::AdminOnly;
@@ -74,7 +74,7 @@ pub fn ActivityPage() -> impl IntoView {
             <header class="page-header"><h1>"Activity"</h1></header>
             <p class="muted">"Everything admins and people did in this workspace, newest first."</p>
             <Transition fallback=|| view! { <p class="muted">"Loading…"</p> }>
-                {move || Suspend::new(async move {
+                {rendered_once_on_server(move || Suspend::new(async move {
                     match events.await {
                         Ok(page) if page.events.is_empty() => view! {
                             <div class="empty-state">
@@ -102,7 +102,7 @@ pub fn ActivityPage() -> impl IntoView {
                         }.into_any(),
                         Err(err) => view! { <ErrorPanel error=err/> }.into_any(),
                     }
-                })}
+                }))}
             </Transition>
         </AdminOnly>
     }

@@ -165,3 +165,20 @@ pub fn Toasts() -> impl IntoView {
         </div>
     }
 }
+
+/// A view that follows reactive state in the browser but that the server renders only once.
+///
+/// Server rendering calls a view's closures more than once (to find its resources, then to
+/// render), so a closure that builds a whole table builds it several times per request. The
+/// server's answer is for one request's state, so there it is called once; in the browser the
+/// closure stays, to re-render when the state changes. Both render the same HTML.
+#[cfg(feature = "ssr")]
+pub fn rendered_once_on_server<V>(view: impl Fn() -> V) -> V {
+    view()
+}
+
+/// See the server version: in the browser the closure is kept as it is.
+#[cfg(not(feature = "ssr"))]
+pub fn rendered_once_on_server<V, F: Fn() -> V>(view: F) -> F {
+    view
+}

@@ -2,7 +2,7 @@
 //! button, and (without SMTP) the rendered mail and its link, so invitations work with nothing
 //! else installed.
 
-use crate::components::{toast, ErrorPanel};
+use crate::components::{rendered_once_on_server, toast, ErrorPanel};
 use crate::error::AppError;
 use crate::format;
 use crate::frame::AdminOnly;
@@ -116,12 +116,12 @@ pub fn OutboxPage() -> impl IntoView {
             <p class="breadcrumb"><A href="/users">"← Users"</A></p>
             <header class="page-header"><h1>"Email outbox"</h1></header>
             <Transition fallback=|| view! { <p class="muted">"Loading…"</p> }>
-                {move || Suspend::new(async move {
+                {rendered_once_on_server(move || Suspend::new(async move {
                     match page.await {
                         Ok(page) => view! { <OutboxTable page retry problems=problems.get_untracked()/> }.into_any(),
                         Err(err) => view! { <ErrorPanel error=err/> }.into_any(),
                     }
-                })}
+                }))}
             </Transition>
             <Transition>
                 {move || Suspend::new(async move {

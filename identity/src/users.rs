@@ -108,9 +108,28 @@ pub struct UserQuery {
     pub per_page: u32,
 }
 
+/// A user as the users table lists them: with their open invitation, if any.
+#[derive(Debug, Clone, FromRow)]
+pub struct ListedUser {
+    #[sqlx(flatten)]
+    pub user: User,
+    /// When the open invitation (possibly expired) was sent, and when its link expires.
+    pub invite_sent_at: Option<DateTime<Utc>>,
+    pub invite_expires_at: Option<DateTime<Utc>>,
+}
+
+#[derive(FromRow)]
+struct ListedRow {
+    #[sqlx(flatten)]
+    listed: ListedUser,
+    /// The unfiltered total from the counters, carried on every row (see `list`).
+    #[sqlx(default)]
+    total: Option<i64>,
+}
+
 #[derive(Debug, Clone)]
 pub struct UserPage {
-    pub users: Vec<User>,
+    pub users: Vec<ListedUser>,
     pub total: i64,
     /// True when a search matched more rows than we are willing to count exactly.
     pub total_is_lower_bound: bool,
@@ -167,7 +186,23 @@ pub async fn list(db: &Db, org_id: Uuid, query: &UserQuery) -> Result<UserPage> 
     let page = query.page.max(1) as i64;
     let pattern = query.search_pattern();
 
-    let mut qb = QueryBuilder::new(format!("select {USER_COLUMNS} from users"));
+    // One round trip for the page: each user's open invitation comes from a lateral join, and
+    // when nothing filters the list, the total rides along from the trigger-kept counters.
+    let counted_inline = pattern.is_none() && query.status.is_none();
+    let mut qb = QueryBuilder::new(format!(
+        "select {USER_COLUMNS}, inv.invite_sent_at, inv.invite_expires_at"
+    ));
+    if counted_inline {
+        qb.push(", (select sum(n)::bigint from org_user_counts c where c.org_id = ")
+            .push_bind(org_id)
+            .push(" and c.status <> 'deleted') as total");
+    }
+    qb.push(
+        " from users left join lateral (select i.created_at as invite_sent_at, i.expires_at as invite_expires_at
+           from invites i where users.status = 'invited' and i.org_id = users.org_id and i.user_id = users.id
+             and i.accepted_at is null and i.revoked_at is null and i.superseded_at is null
+           order by i.created_at desc limit 1) inv on true",
+    );
     push_filters(&mut qb, org_id, query, &pattern);
     // Sort keys come from a closed enum, never from the request text.
     let (column, nulls) = match query.sort {
@@ -194,9 +229,13 @@ pub async fn list(db: &Db, org_id: Uuid, query: &UserQuery) -> Result<UserPage> 
     // Searches are planned for their actual pattern (an unnamed statement): a cached generic
     // plan can pick a full index scan and turn a 5 ms search into a 500 ms one.
     let searching = pattern.is_some();
-    let users: Vec<User> = qb.build_query_as().persistent(!searching).fetch_all(db).await?;
+    let rows: Vec<ListedRow> = qb.build_query_as().persistent(!searching).fetch_all(db).await?;
+    let inline_total = rows.first().and_then(|r| r.total);
+    let users = rows.into_iter().map(|r| r.listed).collect();
 
-    let (total, total_is_lower_bound) = if pattern.is_some() {
+    let (total, total_is_lower_bound) = if let Some(total) = inline_total {
+        (total, false)
+    } else if pattern.is_some() {
         let mut count = QueryBuilder::new("select count(*) from (select 1 from users");
         push_filters(&mut count, org_id, query, &pattern);
         count.push(" limit ").push_bind(SEARCH_COUNT_CAP + 1).push(") capped");

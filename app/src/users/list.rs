@@ -3,7 +3,7 @@
 
 use super::invite::InviteUsers;
 use super::{list_users, query_from_params, url_for};
-use crate::components::{toast, ErrorPanel, StatusChip};
+use crate::components::{rendered_once_on_server, toast, ErrorPanel, StatusChip};
 use crate::format;
 use crate::frame::AdminOnly;
 use crate::model::{UserSortKey, UserStatus, UsersPage, UsersQuery};
@@ -111,6 +111,17 @@ fn UsersView() -> impl IntoView {
         );
     };
 
+    let table = rendered_once_on_server(move || {
+        Suspend::new(async move {
+            match page.await {
+                Ok(result) => {
+                    view! { <UsersTable result query=query.get_untracked() selected all_matching invite/> }.into_any()
+                }
+                Err(err) => view! { <ErrorPanel error=err/> }.into_any(),
+            }
+        })
+    });
+
     view! {
         <header class="page-header">
             <h1>"Users"</h1>
@@ -140,12 +151,7 @@ fn UsersView() -> impl IntoView {
             <button type="submit" class="button">"Search"</button>
         </Form>
         <Transition fallback=|| view! { <p class="muted">"Loading users…"</p> }>
-            {move || Suspend::new(async move {
-                match page.await {
-                    Ok(result) => view! { <UsersTable result query=query.get_untracked() selected all_matching invite/> }.into_any(),
-                    Err(err) => view! { <ErrorPanel error=err/> }.into_any(),
-                }
-            })}
+            {table}
         </Transition>
     }
 }

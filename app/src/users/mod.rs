@@ -80,7 +80,16 @@ mod convert {
         }
     }
 
-    pub fn list_row(user: id::User) -> UserListRow {
+    pub fn list_row(listed: id::ListedUser) -> UserListRow {
+        let invite = listed
+            .invite_sent_at
+            .zip(listed.invite_expires_at)
+            .map(|(sent_at, expires_at)| InviteStatus {
+                sent_at,
+                expires_at,
+                expired: expires_at <= chrono::Utc::now(),
+            });
+        let user = listed.user;
         UserListRow {
             id: user.id,
             display_name: user.display_name(),
@@ -89,7 +98,7 @@ mod convert {
             status: status(user.status),
             source: source(user.source).to_owned(),
             last_login_at: user.last_login_at,
-            invite: None,
+            invite,
         }
     }
 

@@ -327,3 +327,43 @@ async fn only_admins_invite_and_only_their_own_workspace() {
             .unwrap();
     assert_eq!(open, 1);
 }
+
+#[tokio::test]
+async fn the_users_table_shows_each_open_invitation_and_drops_it_once_revoked() {
+    let app = spawn_app().await;
+    let admin = app.first_admin().await;
+    admin
+        .call("send_invites", &[("list", "mo@acme.test\nlin@acme.test")])
+        .await;
+    let lin = app.user_id("lin@acme.test").await;
+    sqlx::query("update invites set expires_at = now() - interval '1 minute' where user_id = $1")
+        .bind(lin)
+        .execute(&app.db)
+        .await
+        .unwrap();
+    let invite_of = |page: &serde_json::Value, email: &str| {
+        page["users"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|u| u["email"] == email)
+            .unwrap_or_else(|| panic!("{email} is not listed"))["invite"]
+            .clone()
+    };
+
+    // Unfiltered (the total comes from the counters) and filtered by status: both show it.
+    for fields in [vec![], vec![("query[status]", "invited")]] {
+        let page: serde_json::Value = admin.call_json("list_users", &fields).await;
+        assert_eq!(page["total"], if fields.is_empty() { 3 } else { 2 });
+        let mo = invite_of(&page, "mo@acme.test");
+        assert_eq!(mo["expired"], false);
+        assert!(mo["sent_at"].as_str().unwrap() < mo["expires_at"].as_str().unwrap());
+        assert_eq!(invite_of(&page, "lin@acme.test")["expired"], true);
+    }
+
+    let mo = app.user_id("mo@acme.test").await.to_string();
+    assert_eq!(admin.call("revoke_invite", &[("user_id", &mo)]).await.status(), 200);
+    let page: serde_json::Value = admin.call_json("list_users", &[("query[q]", "mo@")]).await;
+    assert_eq!(page["total"], 1);
+    assert!(invite_of(&page, "mo@acme.test").is_null());
+}
