@@ -21,26 +21,26 @@ pub async fn run(cli: Cli) -> Result<()> {
                 None => format!("http://{}", app.local_addr()),
             };
             tracing::info!(elapsed_ms = started.elapsed().as_millis() as u64, "ready");
-            println!("Rollcall is running at {url}  (Ctrl-C to stop)");
+            say(format_args!("Rollcall is running at {url}  (Ctrl-C to stop)"))?;
             let result = app.run_until(shutdown_signal()).await;
             database.close().await;
             result
         }
         Command::Db(DbCommand::Stop) => {
             let stopped = crate::embedded_pg::EmbeddedPostgres::stop_if_running(&settings.data_dir).await?;
-            println!("{}", if stopped { "stopped" } else { "not running" });
+            say(format_args!("{}", if stopped { "stopped" } else { "not running" }))?;
             Ok(())
         }
         Command::Db(DbCommand::Url) => {
             let url = crate::embedded_pg::EmbeddedPostgres::running_url(&settings.data_dir)
                 .await?
                 .ok_or_else(|| anyhow!("no embedded PostgreSQL is running for this data directory"))?;
-            println!("{url}");
+            say(format_args!("{url}"))?;
             Ok(())
         }
         Command::Migrate => {
             let database = Database::open(&settings).await?;
-            println!("migrations applied");
+            say(format_args!("migrations applied"))?;
             database.close().await;
             Ok(())
         }
@@ -64,11 +64,11 @@ pub async fn run(cli: Cli) -> Result<()> {
             let result = identity::orgs::create_with_admin(&database.db, new, Creation::Additional, None).await;
             database.close().await;
             let (org, _) = result.map_err(|e| anyhow!("{e}"))?;
-            println!("{}", org.slug);
-            println!(
+            say(format_args!("{}", org.slug))?;
+            say(format_args!(
                 "Created workspace \u{201c}{}\u{201d}; sign in at /o/{}/login",
                 org.name, org.slug
-            );
+            ))?;
             Ok(())
         }
         Command::Org(OrgCommand::List) => {
@@ -78,7 +78,7 @@ pub async fn run(cli: Cli) -> Result<()> {
                 .await?;
             database.close().await;
             for (slug, name) in rows {
-                println!("{slug}\t{name}");
+                say(format_args!("{slug}\t{name}"))?;
             }
             Ok(())
         }
@@ -127,7 +127,7 @@ pub async fn run(cli: Cli) -> Result<()> {
                 }
                 other => anyhow!("{other}"),
             })?;
-            println!("{}", user.id);
+            say(format_args!("{}", user.id))?;
             Ok(())
         }
     }
@@ -137,4 +137,14 @@ fn read_stdin_line() -> Result<String> {
     let mut line = String::new();
     std::io::stdin().lock().read_line(&mut line)?;
     Ok(line.trim_end_matches(['\n', '\r']).to_owned())
+}
+
+/// Prints a line of output. A reader that closed the pipe early (`rollcall org list | head -1`)
+/// is not an error: the work is done and it had what it wanted. Other write errors are.
+fn say(line: std::fmt::Arguments) -> Result<()> {
+    use std::io::Write;
+    match writeln!(std::io::stdout().lock(), "{line}") {
+        Err(err) if err.kind() != std::io::ErrorKind::BrokenPipe => Err(err.into()),
+        _ => Ok(()),
+    }
 }

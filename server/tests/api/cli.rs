@@ -81,3 +81,42 @@ async fn org_create_with_a_weak_password_fails_clearly_and_creates_nothing() {
         .unwrap();
     assert_eq!(orgs, 0);
 }
+
+#[tokio::test]
+async fn a_reader_that_stops_early_does_not_make_a_command_fail() {
+    let app = spawn_app().await;
+    app.first_admin().await;
+    // `rollcall org create … | head -0`: the org is created even though nobody reads the slug.
+    let mut child = Command::new(env!("CARGO_BIN_EXE_rollcall"))
+        .args([
+            "org",
+            "create",
+            "--name",
+            "Delta",
+            "--admin-email",
+            "d@delta.test",
+            "--admin-password-stdin",
+        ])
+        .env("DATABASE_URL", &app.database_url)
+        .env("RUST_LOG", "warn")
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    drop(child.stdout.take()); // the reader is gone before anything is printed
+    child
+        .stdin
+        .take()
+        .unwrap()
+        .write_all(format!("{PASSWORD}\n").as_bytes())
+        .unwrap();
+    let out = child.wait_with_output().unwrap();
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    assert!(out.stderr.is_empty(), "{}", String::from_utf8_lossy(&out.stderr));
+    let orgs: i64 = sqlx::query_scalar("select count(*) from orgs where slug = 'delta'")
+        .fetch_one(&app.db)
+        .await
+        .unwrap();
+    assert_eq!(orgs, 1);
+}
