@@ -2,8 +2,8 @@ use crate::helpers::*;
 use std::io::Write;
 use std::process::{Command, Stdio};
 
-fn rollcall(database_url: &str, args: &[&str], stdin: &str) -> std::process::Output {
-    let mut child = Command::new(env!("CARGO_BIN_EXE_rollcall"))
+fn spawn_rollcall(database_url: &str, args: &[&str]) -> std::process::Child {
+    Command::new(env!("CARGO_BIN_EXE_rollcall"))
         .args(args)
         .env("DATABASE_URL", database_url)
         .env("RUST_LOG", "warn")
@@ -11,7 +11,11 @@ fn rollcall(database_url: &str, args: &[&str], stdin: &str) -> std::process::Out
         .stdout(Stdio::piped())
         .stderr(Stdio::piped())
         .spawn()
-        .unwrap();
+        .unwrap()
+}
+
+fn rollcall(database_url: &str, args: &[&str], stdin: &str) -> std::process::Output {
+    let mut child = spawn_rollcall(database_url, args);
     child.stdin.take().unwrap().write_all(stdin.as_bytes()).unwrap();
     child.wait_with_output().unwrap()
 }
