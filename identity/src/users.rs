@@ -138,6 +138,8 @@ pub struct UserPage {
 /// Searches past this many matches show "10,000+" rather than counting every row.
 pub const SEARCH_COUNT_CAP: i64 = 10_000;
 pub const MAX_PER_PAGE: u32 = 200;
+/// Pages of the users list whose statements stay prepared on each connection (see `list`).
+const PREPARED_PAGES: i64 = 10;
 
 fn push_filters<'a>(
     qb: &mut QueryBuilder<'a, Postgres>,
@@ -226,10 +228,13 @@ pub async fn list(db: &Db, org_id: Uuid, query: &UserQuery) -> Result<UserPage> 
     // request text): as parameters, PostgreSQL costs a cached generic plan as if it read 10% of
     // the table, so it plans every execution afresh, which cost more than running the query.
     qb.push(format!(" limit {per_page} offset {}", (page - 1) * per_page));
+    // Each page number is its own statement text, so only the first pages (nearly all traffic)
+    // are kept prepared; walking deep pages must not push everything else out of the cache.
     // Searches are planned for their actual pattern (an unnamed statement): a cached generic
     // plan can pick a full index scan and turn a 5 ms search into a 500 ms one.
     let searching = pattern.is_some();
-    let rows: Vec<ListedRow> = qb.build_query_as().persistent(!searching).fetch_all(db).await?;
+    let keep_prepared = !searching && page <= PREPARED_PAGES;
+    let rows: Vec<ListedRow> = qb.build_query_as().persistent(keep_prepared).fetch_all(db).await?;
     let inline_total = rows.first().and_then(|r| r.total);
     let users = rows.into_iter().map(|r| r.listed).collect();
 

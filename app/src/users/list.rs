@@ -111,17 +111,6 @@ fn UsersView() -> impl IntoView {
         );
     };
 
-    let table = rendered_once_on_server(move || {
-        Suspend::new(async move {
-            match page.await {
-                Ok(result) => {
-                    view! { <UsersTable result query=query.get_untracked() selected all_matching invite/> }.into_any()
-                }
-                Err(err) => view! { <ErrorPanel error=err/> }.into_any(),
-            }
-        })
-    });
-
     view! {
         <header class="page-header">
             <h1>"Users"</h1>
@@ -151,7 +140,12 @@ fn UsersView() -> impl IntoView {
             <button type="submit" class="button">"Search"</button>
         </Form>
         <Transition fallback=|| view! { <p class="muted">"Loading users…"</p> }>
-            {table}
+            {rendered_once_on_server(move || Suspend::new(async move {
+                match page.await {
+                    Ok(result) => view! { <UsersTable result query=query.get_untracked() selected all_matching invite/> }.into_any(),
+                    Err(err) => view! { <ErrorPanel error=err/> }.into_any(),
+                }
+            }))}
         </Transition>
     }
 }

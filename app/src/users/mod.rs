@@ -164,17 +164,7 @@ pub async fn list_users(#[server(default)] query: UsersQuery) -> Result<UsersPag
     let result = identity::users::list(&caller.state.db, caller.user.org_id, &q)
         .await
         .map_err(|e| caller.fail(e))?;
-    let mut users: Vec<UserListRow> = result.users.into_iter().map(convert::list_row).collect();
-    let mut invites = convert::open_invites(
-        &caller.state.db,
-        caller.user.org_id,
-        users.iter().map(|u| (u.id, u.status)),
-    )
-    .await
-    .map_err(|e| caller.fail(e))?;
-    for user in &mut users {
-        user.invite = invites.remove(&user.id);
-    }
+    let users = result.users.into_iter().map(convert::list_row).collect();
     Ok(UsersPage {
         users,
         total: result.total,

@@ -35,6 +35,12 @@ fn browser_bundle(options: &LeptosOptions) -> Router {
             http::header::CACHE_CONTROL,
             http::HeaderValue::from_static("no-cache"),
         ))
+        // The body depends on Accept-Encoding: shared caches must not hand brotli to a client
+        // that did not ask for it.
+        .layer(SetResponseHeaderLayer::appending(
+            http::header::VARY,
+            http::HeaderValue::from_static("accept-encoding"),
+        ))
 }
 
 pub fn router(state: SharedState, leptos_options: LeptosOptions, public_origin: String) -> Router {

@@ -262,3 +262,13 @@ async fn the_users_page_arrives_rendered_with_its_data_loaded_and_sent_once() {
         "the table's hydration data carries unused fields"
     );
 }
+
+#[tokio::test]
+async fn a_signed_out_visitor_is_sent_to_sign_in_and_back() {
+    let app = spawn_app().await;
+    app.first_admin().await;
+    let res = app.browser().get("/users?q=mo").await;
+    assert_eq!(res.status(), 302);
+    assert_eq!(location(&res), "/login?next=%2Fusers%3Fq%3Dmo");
+    assert!(!res.text().await.unwrap().contains("Users in this workspace"));
+}
