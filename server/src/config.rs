@@ -184,23 +184,30 @@ impl Settings {
         }
         std::fs::create_dir_all(&self.data_dir).context("creating the data directory")?;
         let key = SecretKey::generate();
-        match std::fs::OpenOptions::new()
+        // Written in full under a private name, then linked into place: a process starting at the
+        // same moment sees either no key file or a complete one, never a half-written one.
+        let draft = self.data_dir.join(format!(".secret.key.{}", uuid::Uuid::new_v4()));
+        let mut file = std::fs::OpenOptions::new()
             .write(true)
-            .create_new(true)
+            .create(true)
+            .truncate(true)
             .mode(0o600)
-            .open(&path)
-        {
-            Ok(mut file) => file
-                .write_all(key.to_hex().as_bytes())
-                .with_context(|| format!("writing {}", path.display()))?,
-            // Another process created it first: use theirs.
+            .open(&draft)
+            .with_context(|| format!("writing {}", draft.display()))?;
+        file.write_all(key.to_hex().as_bytes())
+            .and_then(|()| file.sync_all())
+            .with_context(|| format!("writing {}", draft.display()))?;
+        let linked = std::fs::hard_link(&draft, &path);
+        let _ = std::fs::remove_file(&draft);
+        match linked {
+            Ok(()) => Ok(key),
+            // Another process put its key there first: use theirs.
             Err(err) if err.kind() == std::io::ErrorKind::AlreadyExists => {
                 let text = std::fs::read_to_string(&path)?;
-                return SecretKey::from_hex(&text).map_err(|e| anyhow::anyhow!("{}: {e}", path.display()));
+                SecretKey::from_hex(&text).map_err(|e| anyhow::anyhow!("{}: {e}", path.display()))
             }
-            Err(err) => return Err(err).with_context(|| format!("writing {}", path.display())),
+            Err(err) => Err(err).with_context(|| format!("writing {}", path.display())),
         }
-        Ok(key)
     }
 }
 

@@ -124,3 +124,25 @@ async fn a_reader_that_stops_early_does_not_make_a_command_fail() {
         .unwrap();
     assert_eq!(orgs, 1);
 }
+
+#[tokio::test]
+async fn servers_starting_together_on_a_new_data_directory_agree_on_one_secret_key() {
+    let dir = std::env::temp_dir().join(format!("rollcall-key-{}", uuid::Uuid::new_v4()));
+    let mut settings = settings(String::new());
+    settings.data_dir = dir.clone();
+    settings.secret_key = None;
+    let keys: Vec<String> = std::thread::scope(|scope| {
+        let starts: Vec<_> = (0..8)
+            .map(|_| scope.spawn(|| settings.load_secret_key().unwrap().to_hex()))
+            .collect();
+        starts.into_iter().map(|s| s.join().unwrap()).collect()
+    });
+    assert!(
+        keys.iter().all(|k| *k == keys[0]),
+        "servers disagree on the key: {keys:?}"
+    );
+    assert_eq!(std::fs::read_to_string(dir.join("secret.key")).unwrap(), keys[0]);
+    let leftovers = std::fs::read_dir(&dir).unwrap().count();
+    assert_eq!(leftovers, 1, "only secret.key remains in the data directory");
+    std::fs::remove_dir_all(dir).unwrap();
+}
