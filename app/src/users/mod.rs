@@ -16,6 +16,7 @@ use uuid::Uuid;
 #[cfg(feature = "ssr")]
 mod convert {
     use super::*;
+    use chrono::{DateTime, Utc};
     use identity::users as id;
 
     pub fn role(role: id::Role) -> Role {
@@ -80,15 +81,20 @@ mod convert {
         }
     }
 
+    /// An invitation as the UI shows it; expiry is judged now, not when the row was read.
+    fn invite_status(sent_at: DateTime<Utc>, expires_at: DateTime<Utc>) -> InviteStatus {
+        InviteStatus {
+            sent_at,
+            expires_at,
+            expired: expires_at <= Utc::now(),
+        }
+    }
+
     pub fn list_row(listed: id::ListedUser) -> UserListRow {
         let invite = listed
             .invite_sent_at
             .zip(listed.invite_expires_at)
-            .map(|(sent_at, expires_at)| InviteStatus {
-                sent_at,
-                expires_at,
-                expired: expires_at <= chrono::Utc::now(),
-            });
+            .map(|(sent_at, expires_at)| invite_status(sent_at, expires_at));
         let user = listed.user;
         UserListRow {
             id: user.id,
@@ -102,32 +108,19 @@ mod convert {
         }
     }
 
-    /// The open invitation (possibly expired) of each invited user among `users`, in one query.
-    pub async fn open_invites(
+    /// One user's open invitation (possibly expired), if they are invited.
+    pub async fn open_invite(
         db: &identity::Db,
         org_id: uuid::Uuid,
-        users: impl Iterator<Item = (uuid::Uuid, UserStatus)>,
-    ) -> Result<std::collections::HashMap<uuid::Uuid, InviteStatus>, identity::Error> {
-        let ids: Vec<uuid::Uuid> = users
-            .filter(|(_, status)| *status == UserStatus::Invited)
-            .map(|(id, _)| id)
-            .collect();
-        if ids.is_empty() {
-            return Ok(Default::default());
+        row: &UserRow,
+    ) -> Result<Option<InviteStatus>, identity::Error> {
+        if row.status != UserStatus::Invited {
+            return Ok(None);
         }
-        let now = chrono::Utc::now();
-        let open = identity::invites::open_for_users(db, org_id, &ids).await?;
+        let open = identity::invites::open_for_users(db, org_id, &[row.id]).await?;
         Ok(open
-            .into_iter()
-            .map(|(id, invite)| {
-                let status = InviteStatus {
-                    sent_at: invite.created_at,
-                    expires_at: invite.expires_at,
-                    expired: invite.expires_at <= now,
-                };
-                (id, status)
-            })
-            .collect())
+            .get(&row.id)
+            .map(|invite| invite_status(invite.created_at, invite.expires_at)))
     }
 
     pub fn query(query: &UsersQuery, page: u32) -> id::UserQuery {
@@ -181,14 +174,9 @@ pub async fn get_user(id: Uuid) -> Result<UserRow, AppError> {
         .await
         .map_err(|e| caller.fail(e))?;
     let mut row = convert::row(user);
-    row.invite = convert::open_invites(
-        &caller.state.db,
-        caller.user.org_id,
-        std::iter::once((row.id, row.status)),
-    )
-    .await
-    .map_err(|e| caller.fail(e))?
-    .remove(&row.id);
+    row.invite = convert::open_invite(&caller.state.db, caller.user.org_id, &row)
+        .await
+        .map_err(|e| caller.fail(e))?;
     Ok(row)
 }
 

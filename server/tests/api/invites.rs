@@ -361,9 +361,17 @@ async fn the_users_table_shows_each_open_invitation_and_drops_it_once_revoked() 
         assert_eq!(invite_of(&page, "lin@acme.test")["expired"], true);
     }
 
+    // The profile page shows the same.
     let mo = app.user_id("mo@acme.test").await.to_string();
+    let profile: serde_json::Value = admin.call_json("get_user", &[("id", &mo)]).await;
+    assert_eq!(profile["invite"]["expired"], false);
+    let profile: serde_json::Value = admin.call_json("get_user", &[("id", &lin.to_string())]).await;
+    assert_eq!(profile["invite"]["expired"], true);
+
     assert_eq!(admin.call("revoke_invite", &[("user_id", &mo)]).await.status(), 200);
     let page: serde_json::Value = admin.call_json("list_users", &[("query[q]", "mo@")]).await;
     assert_eq!(page["total"], 1);
     assert!(invite_of(&page, "mo@acme.test").is_null());
+    let profile: serde_json::Value = admin.call_json("get_user", &[("id", &mo)]).await;
+    assert!(profile["invite"].is_null());
 }
