@@ -132,38 +132,45 @@ pub fn ErrorPanel(error: AppError) -> impl IntoView {
     }
 }
 
-#[derive(Clone, Copy)]
-pub struct Toaster(RwSignal<Option<(u64, String)>>);
-
-pub fn provide_toaster() {
-    provide_context(Toaster(RwSignal::new(None)));
-}
-
-/// Announces a result to everyone: a visible toast that is also a polite live region.
+/// Announces a result to everyone: a visible toast in the page's one polite live region.
+///
+/// The region is plain server-rendered HTML (`Toasts`) shared by every island on the page, so
+/// the toast is written into it directly rather than through a signal that only one island
+/// could see. A newer toast replaces an older one; each disappears after five seconds.
 pub fn toast(message: impl Into<String>) {
-    if let Some(Toaster(signal)) = use_context::<Toaster>() {
-        let id = signal.get_untracked().map(|(id, _)| id + 1).unwrap_or(1);
-        signal.set(Some((id, message.into())));
-        #[cfg(feature = "hydrate")]
+    #[cfg(feature = "hydrate")]
+    {
+        use std::sync::atomic::{AtomicU64, Ordering};
+        static LATEST: AtomicU64 = AtomicU64::new(0);
+        let Some(region) = document().get_element_by_id(TOAST_REGION_ID) else {
+            return;
+        };
+        let Ok(toast) = document().create_element("div") else {
+            return;
+        };
+        toast.set_class_name("toast");
+        toast.set_text_content(Some(&message.into()));
+        region.set_text_content(None);
+        let _ = region.append_child(&toast);
+        let id = LATEST.fetch_add(1, Ordering::Relaxed) + 1;
         set_timeout(
             move || {
-                if signal.get_untracked().map(|(current, _)| current) == Some(id) {
-                    signal.set(None);
+                if LATEST.load(Ordering::Relaxed) == id {
+                    region.set_text_content(None);
                 }
             },
             std::time::Duration::from_secs(5),
         );
     }
+    #[cfg(not(feature = "hydrate"))]
+    let _ = message.into();
 }
+
+const TOAST_REGION_ID: &str = "toasts";
 
 #[component]
 pub fn Toasts() -> impl IntoView {
-    let Toaster(signal) = expect_context::<Toaster>();
-    view! {
-        <div class="toast-region" role="status" aria-live="polite">
-            {move || signal.get().map(|(_, message)| view! { <div class="toast">{message}</div> })}
-        </div>
-    }
+    view! { <div id=TOAST_REGION_ID class="toast-region" role="status" aria-live="polite"></div> }
 }
 
 /// A view that follows reactive state in the browser but that the server renders only once.

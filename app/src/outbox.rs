@@ -91,11 +91,7 @@ pub fn OutboxPage() -> impl IntoView {
     let older_than = Memo::new(move |_| query.with(|q| q.get("before").and_then(|b| b.parse::<i64>().ok())));
     let problems = Memo::new(move |_| query.with(|q| q.get("show").as_deref() == Some("problems")));
     let viewing = Memo::new(move |_| query.with(|q| q.get("view").and_then(|v| v.parse::<i64>().ok())));
-    let retry = ServerAction::<RetryMail>::new();
-    let page = Resource::new(
-        move || (older_than.get(), problems.get(), retry.version().get()),
-        |(o, p, _)| list_outbox(o, p),
-    );
+    let page = Resource::new(move || (older_than.get(), problems.get()), |(o, p)| list_outbox(o, p));
     let mail = Resource::new(
         move || viewing.get(),
         |id| async move {
@@ -105,11 +101,6 @@ pub fn OutboxPage() -> impl IntoView {
             }
         },
     );
-    Effect::new(move |_| {
-        if let Some(Ok(())) = retry.value().get() {
-            toast("Queued again; it will be sent in a moment.");
-        }
-    });
     view! {
         <Title text="Email outbox"/>
         <AdminOnly>
@@ -118,7 +109,7 @@ pub fn OutboxPage() -> impl IntoView {
             <Transition fallback=|| view! { <p class="muted">"Loading…"</p> }>
                 {rendered_once_on_server(move || Suspend::new(async move {
                     match page.await {
-                        Ok(page) => view! { <OutboxTable page retry problems=problems.get_untracked()/> }.into_any(),
+                        Ok(page) => view! { <OutboxTable page problems=problems.get_untracked()/> }.into_any(),
                         Err(err) => view! { <ErrorPanel error=err/> }.into_any(),
                     }
                 }))}
@@ -140,7 +131,7 @@ pub fn OutboxPage() -> impl IntoView {
 }
 
 #[component]
-fn OutboxTable(page: OutboxListing, retry: ServerAction<RetryMail>, problems: bool) -> impl IntoView {
+fn OutboxTable(page: OutboxListing, problems: bool) -> impl IntoView {
     let notice = if page.smtp_configured {
         format!(
             "{} waiting to be sent, {} failed.",
@@ -198,7 +189,7 @@ fn OutboxTable(page: OutboxListing, retry: ServerAction<RetryMail>, problems: bo
                                     <a href=format!("/outbox?view={id}")>"View"<span class="visually-hidden">{format!(" mail {id}")}</span></a>
                                     {(e.state == MailState::Failed).then(|| view! {
                                         " "
-                                        <button type="button" class="button" on:click=move |_| { retry.dispatch(RetryMail { id }); }>"Retry"</button>
+                                        <RetryButton id/>
                                     })}
                                 </td>
                             </tr>
@@ -212,6 +203,28 @@ fn OutboxTable(page: OutboxListing, retry: ServerAction<RetryMail>, problems: bo
         </nav>
     }
     .into_any()
+}
+
+/// Queues a failed mail again; the row says so until the next visit shows its new status.
+#[island]
+fn RetryButton(id: i64) -> impl IntoView {
+    let retry = ServerAction::<RetryMail>::new();
+    Effect::new(move |_| match retry.value().get() {
+        Some(Ok(())) => toast("Queued again; it will be sent in a moment."),
+        Some(Err(err)) => toast(err.to_string()),
+        None => {}
+    });
+    move || {
+        if matches!(retry.value().get(), Some(Ok(()))) {
+            view! { <span class="muted">"Queued again"</span> }.into_any()
+        } else {
+            view! {
+                <button type="button" class="button" on:click=move |_| { retry.dispatch(RetryMail { id }); }
+                    disabled=move || retry.pending().get()>"Retry"</button>
+            }
+            .into_any()
+        }
+    }
 }
 
 #[component]

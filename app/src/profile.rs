@@ -27,16 +27,9 @@ pub async fn update_my_names(given_name: String, family_name: String) -> Result<
 
 #[component]
 pub fn ProfilePage() -> impl IntoView {
-    let me = use_context::<Me>();
-    let save = ServerAction::<UpdateMyNames>::new();
-    let result: Signal<Option<Result<Me, AppError>>> = save.value().into();
-    focus_first_invalid(result);
-    Effect::new(move |_| {
-        if let Some(Ok(_)) = save.value().get() {
-            toast("Your profile is saved.");
-        }
-    });
-    let Some(me) = me else { return ().into_any() };
+    let Some(me) = use_context::<Me>() else {
+        return ().into_any();
+    };
     let (given, family) = split_name(&me.display_name, &me.email);
     view! {
         <Title text="Profile"/>
@@ -47,18 +40,33 @@ pub fn ProfilePage() -> impl IntoView {
                 <dt>"Workspace"</dt><dd>{me.org_name.clone()}</dd>
                 <dt>"Role"</dt><dd>{me.role.label()}</dd>
             </dl>
-            <FormError error=form_error(result)/>
-            <ActionForm action=save attr:class="stack">
-                <div class="field-row">
-                    <Field label="First name" name="given_name" value=given error=field_error(result, "given_name")/>
-                    <Field label="Last name" name="family_name" value=family error=field_error(result, "family_name")/>
-                </div>
-                <button type="submit" class="button primary" disabled=move || save.pending().get()>"Save"</button>
-            </ActionForm>
+            <NamesForm given family/>
             <p class="muted">"To change your email, ask an admin of your workspace."</p>
         </section>
     }
     .into_any()
+}
+
+#[island]
+fn NamesForm(given: String, family: String) -> impl IntoView {
+    let save = ServerAction::<UpdateMyNames>::new();
+    let result: Signal<Option<Result<Me, AppError>>> = save.value().into();
+    focus_first_invalid(result);
+    Effect::new(move |_| {
+        if let Some(Ok(_)) = save.value().get() {
+            toast("Your profile is saved.");
+        }
+    });
+    view! {
+        <FormError error=form_error(result)/>
+        <ActionForm action=save attr:class="stack">
+            <div class="field-row">
+                <Field label="First name" name="given_name" value=given error=field_error(result, "given_name")/>
+                <Field label="Last name" name="family_name" value=family error=field_error(result, "family_name")/>
+            </div>
+            <button type="submit" class="button primary" disabled=move || save.pending().get()>"Save"</button>
+        </ActionForm>
+    }
 }
 
 fn split_name(display: &str, email: &str) -> (String, String) {

@@ -39,33 +39,16 @@ pub async fn save_invite_expiry(invite_ttl_days: String) -> Result<(), AppError>
 
 #[component]
 pub fn SettingsPage() -> impl IntoView {
-    let save = ServerAction::<SaveInviteExpiry>::new();
-    let settings = Resource::new(move || save.version().get(), |_| get_settings());
-    let result: Signal<Option<Result<(), AppError>>> = save.value().into();
-    focus_first_invalid(result);
-    Effect::new(move |_| {
-        if let Some(Ok(())) = save.value().get() {
-            toast("Settings saved. New invitations use the new expiry.");
-        }
-    });
+    let settings = Resource::new(|| (), |_| get_settings());
     view! {
         <Title text="Settings"/>
         <AdminOnly>
             <header class="page-header"><h1>"Settings"</h1></header>
-            <Transition>
-                {move || Suspend::new(async move {
+            <Suspense>
+                {Suspend::new(async move {
                     match settings.await {
                         Ok(s) => view! {
-                            <section class="panel narrow" aria-labelledby="invites-heading">
-                                <h2 id="invites-heading">"Invitations"</h2>
-                                <FormError error=form_error(result)/>
-                                <ActionForm action=save attr:class="stack">
-                                    <Field label="Invitation links expire after (days)" name="invite_ttl_days" kind="number"
-                                        value=s.invite_ttl_days.to_string() required=true hint="From 1 to 90 days. Links already sent keep their expiry."
-                                        error=field_error(result, "invite_ttl_days")/>
-                                    <button type="submit" class="button primary" disabled=move || save.pending().get()>"Save"</button>
-                                </ActionForm>
-                            </section>
+                            <InviteExpiryForm days=s.invite_ttl_days/>
                             <section class="panel narrow">
                                 <h2>"Coming soon"</h2>
                                 <p class="muted">"Workspace name and sign-in policies (password, Google, Microsoft, Slack) will live here."</p>
@@ -74,7 +57,31 @@ pub fn SettingsPage() -> impl IntoView {
                         Err(err) => view! { <ErrorPanel error=err/> }.into_any(),
                     }
                 })}
-            </Transition>
+            </Suspense>
         </AdminOnly>
+    }
+}
+
+#[island]
+fn InviteExpiryForm(days: i32) -> impl IntoView {
+    let save = ServerAction::<SaveInviteExpiry>::new();
+    let result: Signal<Option<Result<(), AppError>>> = save.value().into();
+    focus_first_invalid(result);
+    Effect::new(move |_| {
+        if let Some(Ok(())) = save.value().get() {
+            toast("Settings saved. New invitations use the new expiry.");
+        }
+    });
+    view! {
+        <section class="panel narrow" aria-labelledby="invites-heading">
+            <h2 id="invites-heading">"Invitations"</h2>
+            <FormError error=form_error(result)/>
+            <ActionForm action=save attr:class="stack">
+                <Field label="Invitation links expire after (days)" name="invite_ttl_days" kind="number"
+                    value=days.to_string() required=true hint="From 1 to 90 days. Links already sent keep their expiry."
+                    error=field_error(result, "invite_ttl_days")/>
+                <button type="submit" class="button primary" disabled=move || save.pending().get()>"Save"</button>
+            </ActionForm>
+        </section>
     }
 }

@@ -87,6 +87,8 @@ test('an admin adds people, searches, and edits a profile with inline validation
   await page.getByLabel('Search').fill('hopper');
   await expect(page).toHaveURL(/q=hopper/);
   await expect(page.getByRole('row')).toHaveCount(2);
+  // The table changed in place: the page was not reloaded, so typing can go on.
+  await expect(page.getByLabel('Search')).toBeFocused();
   await expect(page.getByRole('link', { name: 'Grace Hopper' })).toBeVisible();
   await expect(page.getByText('1–1 of 1')).toBeVisible();
 
@@ -137,6 +139,34 @@ test('deactivating a user ends their open session at once', async ({ page, brows
   await signIn(member, MEMBER);
   await expect(member.getByRole('alert')).toContainText('has been deactivated');
   await memberContext.close();
+});
+
+test('sorting the Users table happens in place, and Back undoes it', async ({ page }) => {
+  await signIn(page, ADMIN);
+  await expect(page).toHaveURL(/\/users$/);
+  await hydrated(page);
+  // A mark on this document: it survives only if no click below loads a new page.
+  await page.evaluate(() => ((window as unknown as { sameDocument: boolean }).sameDocument = true));
+  const email = page.getByRole('columnheader', { name: /Email/ });
+  const firstEmail = page.getByRole('row').nth(1).getByRole('cell').nth(2);
+
+  await email.getByRole('link').click();
+  await expect(page).toHaveURL(/\/users\?sort=email$/);
+  await expect(email).toHaveAttribute('aria-sort', 'ascending');
+  await expect(firstEmail).toHaveText('ada@acme.test');
+  await email.getByRole('link').click();
+  await expect(page).toHaveURL(/\/users\?sort=email&dir=desc$/);
+  await expect(email).toHaveAttribute('aria-sort', 'descending');
+  await expect(firstEmail).toHaveText('mo@acme.test');
+
+  await page.goBack();
+  await expect(page).toHaveURL(/\/users\?sort=email$/);
+  await expect(email).toHaveAttribute('aria-sort', 'ascending');
+  await expect(firstEmail).toHaveText('ada@acme.test');
+  await page.goBack();
+  await expect(page).toHaveURL(/\/users$/);
+  await expect(page.getByRole('columnheader', { name: /Name/ })).toHaveAttribute('aria-sort', 'ascending');
+  expect(await page.evaluate(() => (window as unknown as { sameDocument?: boolean }).sameDocument)).toBe(true);
 });
 
 test('the Users tab and Activity tab, then sign out', async ({ page }) => {

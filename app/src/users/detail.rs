@@ -9,7 +9,6 @@ use crate::frame::AdminOnly;
 use crate::model::{Me, Role, UserRow, UserStatus};
 use leptos::prelude::*;
 use leptos_meta::Title;
-use leptos_router::components::A;
 use leptos_router::hooks::{use_params_map, use_query_map};
 use uuid::Uuid;
 
@@ -23,16 +22,15 @@ pub fn UserPage() -> impl IntoView {
     }
 }
 
+/// Server only: loads the user named in the URL and hands it to the editor.
 #[component]
 fn UserView() -> impl IntoView {
-    let params = use_params_map();
-    let id = move || params.with(|p| p.get("id").and_then(|id| Uuid::parse_str(&id).ok()));
-    let update = ServerAction::<UpdateUser>::new();
-    let activation = ServerAction::<SetUserActive>::new();
-    let changed = RwSignal::new(0u32);
+    let id = use_params_map().with_untracked(|p| p.get("id").and_then(|id| Uuid::parse_str(&id).ok()));
+    let confirming = use_query_map().with_untracked(|q| q.get("confirm").as_deref() == Some("deactivate"));
+    let me = use_context::<Me>().map(|me| me.user_id);
     let user = Resource::new(
-        move || (id(), update.version().get(), activation.version().get(), changed.get()),
-        |(id, _, _, _)| async move {
+        || (),
+        move |_| async move {
             match id {
                 Some(id) => get_user(id).await,
                 None => Err(crate::error::AppError::NotFound),
@@ -40,31 +38,33 @@ fn UserView() -> impl IntoView {
         },
     );
     view! {
-        <p class="breadcrumb"><A href="/users">"← Users"</A></p>
-        <Transition fallback=|| view! { <p class="muted">"Loading…"</p> }>
-            {move || Suspend::new(async move {
+        <p class="breadcrumb"><a href="/users">"← Users"</a></p>
+        <Suspense>
+            {Suspend::new(async move {
                 match user.await {
-                    Ok(user) => view! { <UserEditor user update activation changed/> }.into_any(),
+                    Ok(user) => {
+                        let is_me = me == Some(user.id);
+                        view! { <UserEditor user confirming is_me/> }.into_any()
+                    }
                     Err(err) => view! { <ErrorPanel error=err/> }.into_any(),
                 }
             })}
-        </Transition>
+        </Suspense>
     }
 }
 
-#[component]
-fn UserEditor(
-    user: UserRow,
-    update: ServerAction<UpdateUser>,
-    activation: ServerAction<SetUserActive>,
-    changed: RwSignal<u32>,
-) -> impl IntoView {
-    let me = use_context::<Me>();
-    let is_me = me.as_ref().map(|m| m.user_id) == Some(user.id);
-    let query = use_query_map();
-    let confirming = move || query.with(|q| q.get("confirm").as_deref() == Some("deactivate"));
+/// The user's header, profile form, access panel and invitation panel. After any change it
+/// asks the server for the user again, so every part shows the saved state.
+#[island]
+fn UserEditor(user: UserRow, confirming: bool, is_me: bool) -> impl IntoView {
+    let id = user.id;
+    let current = RwSignal::new(user);
+    let update = ServerAction::<UpdateUser>::new();
+    let activation = ServerAction::<SetUserActive>::new();
+    let changed = RwSignal::new(0u32);
+    // Here, not in the details below: those are rebuilt after each change, and a new effect
+    // would announce the last result again.
     let result: Signal<Option<Result<UserRow, crate::error::AppError>>> = update.value().into();
-    let activation_result: Signal<Option<Result<UserRow, crate::error::AppError>>> = activation.value().into();
     focus_first_invalid(result);
     Effect::new(move |_| {
         if let Some(Ok(saved)) = update.value().get() {
@@ -80,6 +80,43 @@ fn UserEditor(
             ));
         }
     });
+    // Reload after a successful change only: after a refused one the form keeps what was typed.
+    let refresh = move || {
+        leptos::task::spawn_local(async move {
+            if let Ok(user) = get_user(id).await {
+                current.set(user);
+            }
+        });
+    };
+    Effect::new(move |_| {
+        if let Some(Ok(_)) = update.value().get() {
+            refresh();
+        }
+    });
+    Effect::new(move |previous: Option<u32>| {
+        let now = changed.get();
+        if previous.is_some() {
+            refresh();
+        }
+        now
+    });
+    move || {
+        let user = current.get();
+        view! { <UserDetails user update activation changed confirming is_me/> }
+    }
+}
+
+#[component]
+fn UserDetails(
+    user: UserRow,
+    update: ServerAction<UpdateUser>,
+    activation: ServerAction<SetUserActive>,
+    changed: RwSignal<u32>,
+    confirming: bool,
+    is_me: bool,
+) -> impl IntoView {
+    let result: Signal<Option<Result<UserRow, crate::error::AppError>>> = update.value().into();
+    let activation_result: Signal<Option<Result<UserRow, crate::error::AppError>>> = activation.value().into();
     let id = user.id.to_string();
     let form_id = id.clone();
     let invitation = user.clone();
@@ -139,7 +176,7 @@ fn UserEditor(
                         }.into_any()
                     } else if is_me {
                         view! { <p class="muted">"You cannot deactivate yourself."</p> }.into_any()
-                    } else if confirming() {
+                    } else if confirming {
                         view! {
                             <div class="confirm" role="alertdialog" aria-labelledby="confirm-title" aria-describedby="confirm-body">
                                 <p id="confirm-title"><strong>"Deactivate this user?"</strong></p>
@@ -148,12 +185,12 @@ fn UserEditor(
                                     <input type="hidden" name="id" value=id.clone()/>
                                     <input type="hidden" name="active" value="false"/>
                                     <button type="submit" class="button danger" autofocus=true disabled=move || activation.pending().get()>"Deactivate"</button>
-                                    <A href=format!("/users/{id}") attr:class="button">"Cancel"</A>
+                                    <a href=format!("/users/{id}") class="button">"Cancel"</a>
                                 </ActionForm>
                             </div>
                         }.into_any()
                     } else {
-                        view! { <A href="?confirm=deactivate" attr:class="button danger-outline">"Deactivate…"</A> }.into_any()
+                        view! { <a href="?confirm=deactivate" class="button danger-outline">"Deactivate…"</a> }.into_any()
                     }
                 }}
             </aside>

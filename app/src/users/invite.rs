@@ -10,7 +10,6 @@ use crate::model::Role;
 use crate::model::{InviteOutcome, InvitePreviewRow, InviteSummary, UserRow, UserStatus, UsersQuery};
 use leptos::prelude::*;
 use leptos_meta::Title;
-use leptos_router::components::A;
 use uuid::Uuid;
 
 #[cfg(feature = "ssr")]
@@ -169,6 +168,19 @@ pub async fn invite_link(user_id: Uuid) -> Result<String, AppError> {
 
 #[component]
 pub fn InvitePeoplePage() -> impl IntoView {
+    view! {
+        <Title text="Invite people"/>
+        <AdminOnly>
+            <p class="breadcrumb"><a href="/users">"← Users"</a></p>
+            <header class="page-header"><h1>"Invite people"</h1></header>
+            <InvitePeople/>
+        </AdminOnly>
+    }
+}
+
+/// Paste addresses or choose a CSV, see what would happen to each row, then confirm.
+#[island]
+fn InvitePeople() -> impl IntoView {
     let preview = ServerAction::<PreviewInvites>::new();
     let send = ServerAction::<SendInvites>::new();
     let list = RwSignal::new(String::new());
@@ -232,10 +244,6 @@ pub fn InvitePeoplePage() -> impl IntoView {
     });
 
     view! {
-        <Title text="Invite people"/>
-        <AdminOnly>
-            <p class="breadcrumb"><A href="/users">"← Users"</A></p>
-            <header class="page-header"><h1>"Invite people"</h1></header>
             {move || match send_result.get() {
                 Some(Ok(summary)) => view! { <InviteDone summary/> }.into_any(),
                 _ => view! {
@@ -326,7 +334,6 @@ pub fn InvitePeoplePage() -> impl IntoView {
                     }}
                 }.into_any(),
             }}
-        </AdminOnly>
     }
 }
 

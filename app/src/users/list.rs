@@ -4,14 +4,13 @@
 use super::invite::InviteUsers;
 use super::{list_users, query_from_params, url_for};
 use crate::components::{rendered_once_on_server, toast, ErrorPanel, StatusChip};
+use crate::error::AppError;
 use crate::format;
 use crate::frame::AdminOnly;
 use crate::model::{UserSortKey, UserStatus, UsersPage, UsersQuery};
 use leptos::prelude::*;
 use leptos_meta::Title;
-use leptos_router::components::{Form, A};
-use leptos_router::hooks::{use_navigate, use_query_map};
-use leptos_router::NavigateOptions;
+use leptos_router::hooks::use_query_map;
 
 #[component]
 pub fn UsersPage() -> impl IntoView {
@@ -23,24 +22,92 @@ pub fn UsersPage() -> impl IntoView {
     }
 }
 
+/// Server only: reads the state from the URL, loads that page of users and hands both to the
+/// interactive table.
 #[component]
 fn UsersView() -> impl IntoView {
-    let params = use_query_map();
-    let query = Memo::new(move |_| params.with(query_from_params));
+    let query = use_query_map().with_untracked(query_from_params);
+    let page = {
+        let query = query.clone();
+        Resource::new(|| (), move |_| list_users(query.clone()))
+    };
+    view! {
+        <header class="page-header">
+            <h1>"Users"</h1>
+            <div class="actions">
+                <a href="/outbox" class="button">"Email outbox"</a>
+                <a href="/users/new" class="button">"Add user"</a>
+                <a href="/users/invite" class="button primary">"Invite people"</a>
+            </div>
+        </header>
+        <Suspense>
+            {Suspend::new(async move {
+                match page.await {
+                    Ok(initial) => view! { <UsersBrowser initial query/> }.into_any(),
+                    Err(err) => view! { <ErrorPanel error=err/> }.into_any(),
+                }
+            })}
+        </Suspense>
+    }
+}
+
+/// How a change of the table's state is recorded in the browser's history.
+#[derive(Clone, Copy, PartialEq)]
+enum Record {
+    /// A new entry, so Back returns to the previous page, sort or filter.
+    Push,
+    /// Typing a search replaces the entry: Back should not replay every keystroke.
+    Replace,
+    /// Back or Forward already moved the URL.
+    None,
+}
+
+/// The search box, filter, table, selection and paging. The state lives in the URL; changing
+/// it asks the server for that page and swaps the table in place, so the selection survives
+/// paging (not a new search or filter), and Back/Forward work.
+#[island]
+fn UsersBrowser(initial: UsersPage, query: UsersQuery) -> impl IntoView {
+    let query = RwSignal::new(query);
+    let current = RwSignal::new(Ok::<UsersPage, AppError>(initial));
+    let loading = RwSignal::new(false);
+    let latest_request = StoredValue::new(0u64);
     let invite = ServerAction::<InviteUsers>::new();
-    let page = Resource::new(move || (query.get(), invite.version().get()), |(q, _)| list_users(q));
-    let navigate = use_navigate();
-    // Selection survives paging but not a change of search or filter.
     let selected = RwSignal::new(std::collections::BTreeSet::<uuid::Uuid>::new());
     let all_matching = RwSignal::new(false);
-    Effect::new(move |previous: Option<(String, Option<UserStatus>)>| {
-        let current = query.with(|q| (q.q.clone(), q.status));
-        if previous.is_some_and(|p| p != current) {
+    let search_input = NodeRef::<leptos::html::Input>::new();
+
+    // Only the answer to the latest request is shown, however the requests overtake each other.
+    let fetch = move |next: UsersQuery| {
+        let request = latest_request.get_value() + 1;
+        latest_request.set_value(request);
+        loading.set(true);
+        leptos::task::spawn_local(async move {
+            let result = list_users(next).await;
+            if latest_request.get_value() == request {
+                current.set(result);
+                loading.set(false);
+            }
+        });
+    };
+    let show = Callback::new(move |(next, record): (UsersQuery, Record)| {
+        let before = query.get_untracked();
+        if (before.q.as_str(), before.status) != (next.q.as_str(), next.status) {
             selected.set(Default::default());
             all_matching.set(false);
         }
-        current
+        if record != Record::None {
+            record_in_history(&url_for(&next), record == Record::Push);
+        }
+        query.set(next.clone());
+        fetch(next);
     });
+    let go = Callback::new(move |next: UsersQuery| show.run((next, Record::Push)));
+    window_event_listener(leptos::ev::popstate, move |_| {
+        if let Some(next) = query_from_location() {
+            show.run((next, Record::None));
+        }
+    });
+
     Effect::new(move |_| {
         if let Some(result) = invite.value().get() {
             match result {
@@ -57,74 +124,66 @@ fn UsersView() -> impl IntoView {
                         summary.invited,
                         if summary.invited == 1 { "" } else { "s" }
                     ));
+                    fetch(query.get_untracked());
                 }
                 Err(err) => toast(err.to_string()),
             }
         }
     });
 
-    // Search as you type: wait for a pause, then replace the URL (which refetches).
+    // Search as you type: wait for a pause, then show the first page of matches.
     let pending = StoredValue::new(None::<leptos::leptos_dom::helpers::TimeoutHandle>);
-    let on_search = {
-        let navigate = navigate.clone();
-        move |ev: leptos::ev::Event| {
-            let text = event_target_value(&ev);
-            if let Some(handle) = pending.get_value() {
-                handle.clear();
-            }
-            let navigate = navigate.clone();
-            let handle = set_timeout_with_handle(
-                move || {
-                    let next = UsersQuery {
-                        q: text,
-                        page: 1,
-                        ..query.get_untracked()
-                    };
-                    navigate(
-                        &url_for(&next),
-                        NavigateOptions {
-                            replace: true,
-                            scroll: false,
-                            ..Default::default()
-                        },
-                    );
-                },
-                std::time::Duration::from_millis(250),
-            )
-            .ok();
-            pending.set_value(handle);
+    let cancel_pending = move || {
+        if let Some(handle) = pending.get_value() {
+            handle.clear();
         }
+    };
+    let on_search = move |ev: leptos::ev::Event| {
+        let text = event_target_value(&ev);
+        cancel_pending();
+        let handle = set_timeout_with_handle(
+            move || {
+                let next = UsersQuery {
+                    q: text,
+                    page: 1,
+                    ..query.get_untracked()
+                };
+                show.run((next, Record::Replace));
+            },
+            std::time::Duration::from_millis(250),
+        )
+        .ok();
+        pending.set_value(handle);
     };
     let on_status = move |ev: leptos::ev::Event| {
         let status = UserStatus::parse(&event_target_value(&ev));
-        let next = UsersQuery {
+        go.run(UsersQuery {
             status,
             page: 1,
             ..query.get_untracked()
-        };
-        navigate(
-            &url_for(&next),
-            NavigateOptions {
-                scroll: false,
-                ..Default::default()
-            },
-        );
+        });
+    };
+    // Enter in the search box: search now rather than after the pause.
+    let on_submit = move |ev: leptos::ev::SubmitEvent| {
+        ev.prevent_default();
+        cancel_pending();
+        let q = search_input
+            .get_untracked()
+            .map(|input| input.value())
+            .unwrap_or_default();
+        go.run(UsersQuery {
+            q,
+            page: 1,
+            ..query.get_untracked()
+        });
     };
 
     view! {
-        <header class="page-header">
-            <h1>"Users"</h1>
-            <div class="actions">
-                <A href="/outbox" attr:class="button">"Email outbox"</A>
-                <A href="/users/new" attr:class="button">"Add user"</A>
-                <A href="/users/invite" attr:class="button primary">"Invite people"</A>
-            </div>
-        </header>
-        <Form method="GET" action="/users" attr:class="toolbar" attr:role="search">
+        <form method="get" action="/users" class="toolbar" role="search" on:submit=on_submit>
             <div class="field inline grow">
                 <label for="user-search">"Search"</label>
                 <input id="user-search" type="search" name="q" placeholder="Name or email" autocomplete="off"
-                    prop:value=move || query.get().q on:input=on_search/>
+                    node_ref=search_input prop:value=move || query.get().q on:input=on_search/>
             </div>
             <div class="field inline">
                 <label for="status-filter">"Status"</label>
@@ -138,16 +197,61 @@ fn UsersView() -> impl IntoView {
             <input type="hidden" name="sort" value=move || query.get().sort.as_str()/>
             <input type="hidden" name="dir" value=move || if query.get().descending { "desc" } else { "asc" }/>
             <button type="submit" class="button">"Search"</button>
-        </Form>
-        <Transition fallback=|| view! { <p class="muted">"Loading users…"</p> }>
-            {rendered_once_on_server(move || Suspend::new(async move {
-                match page.await {
-                    Ok(result) => view! { <UsersTable result query=query.get_untracked() selected all_matching invite/> }.into_any(),
-                    Err(err) => view! { <ErrorPanel error=err/> }.into_any(),
-                }
-            }))}
-        </Transition>
+        </form>
+        <div class="results" aria-busy=move || loading.get().then_some("true")>
+            {rendered_once_on_server(move || match current.get() {
+                Ok(result) => view! { <UsersTable result query=query.get_untracked() selected all_matching invite go/> }.into_any(),
+                Err(err) => view! { <ErrorPanel error=err/> }.into_any(),
+            })}
+        </div>
     }
+}
+
+/// Records a new state of the table in the address bar.
+fn record_in_history(url: &str, push: bool) {
+    #[cfg(feature = "hydrate")]
+    if let Ok(history) = window().history() {
+        let state = wasm_bindgen::JsValue::NULL;
+        let _ = if push {
+            history.push_state_with_url(&state, "", Some(url))
+        } else {
+            history.replace_state_with_url(&state, "", Some(url))
+        };
+    }
+    #[cfg(not(feature = "hydrate"))]
+    let _ = (url, push);
+}
+
+/// The table's state from the address bar, after Back or Forward moved it.
+fn query_from_location() -> Option<UsersQuery> {
+    #[cfg(feature = "hydrate")]
+    {
+        let search = window().location().search().ok()?;
+        let params = web_sys::UrlSearchParams::new_with_str(&search).ok()?;
+        Some(super::query_from(|key| params.get(key)))
+    }
+    #[cfg(not(feature = "hydrate"))]
+    None
+}
+
+/// A link inside the table that shows another page or order in place. Clicks with a modifier
+/// (new tab, new window) are left to the browser.
+#[component]
+fn StateLink(
+    next: UsersQuery,
+    go: Callback<UsersQuery>,
+    #[prop(optional)] class: Option<&'static str>,
+    #[prop(optional)] rel: Option<&'static str>,
+    children: Children,
+) -> impl IntoView {
+    let href = url_for(&next);
+    let on_click = move |ev: leptos::ev::MouseEvent| {
+        if ev.button() == 0 && !(ev.ctrl_key() || ev.meta_key() || ev.shift_key() || ev.alt_key()) {
+            ev.prevent_default();
+            go.run(next.clone());
+        }
+    };
+    view! { <a href=href class=class rel=rel on:click=on_click>{children()}</a> }
 }
 
 #[component]
@@ -157,6 +261,7 @@ fn UsersTable(
     selected: RwSignal<std::collections::BTreeSet<uuid::Uuid>>,
     all_matching: RwSignal<bool>,
     invite: ServerAction<InviteUsers>,
+    go: Callback<UsersQuery>,
 ) -> impl IntoView {
     if result.users.is_empty() {
         let filtered = !query.q.is_empty() || query.status.is_some();
@@ -191,17 +296,13 @@ fn UsersTable(
         if result.total_is_lower_bound { "+" } else { "" }
     );
     let has_next = last < result.total || result.total_is_lower_bound && result.users.len() as u32 == result.per_page;
-    let prev_url = (result.page > 1).then(|| {
-        url_for(&UsersQuery {
-            page: result.page - 1,
-            ..query.clone()
-        })
+    let prev_page = (result.page > 1).then(|| UsersQuery {
+        page: result.page - 1,
+        ..query.clone()
     });
-    let next_url = has_next.then(|| {
-        url_for(&UsersQuery {
-            page: result.page + 1,
-            ..query.clone()
-        })
+    let next_page = has_next.then(|| UsersQuery {
+        page: result.page + 1,
+        ..query.clone()
     });
     let page_ids: Vec<uuid::Uuid> = result.users.iter().map(|u| u.id).collect();
     let total_count = result.total;
@@ -271,12 +372,12 @@ fn UsersTable(
     let header = |label: &'static str, key: UserSortKey| {
         let active = query.sort == key;
         let descending = active && !query.descending;
-        let href = url_for(&UsersQuery {
+        let next = UsersQuery {
             sort: key,
             descending,
             page: 1,
             ..query.clone()
-        });
+        };
         let aria = if active {
             if query.descending {
                 "descending"
@@ -295,7 +396,7 @@ fn UsersTable(
         } else {
             ""
         };
-        view! { <th scope="col" aria-sort=aria><a href=href>{label}<span aria-hidden="true">{arrow}</span></a></th> }
+        view! { <th scope="col" aria-sort=aria><StateLink next go>{label}<span aria-hidden="true">{arrow}</span></StateLink></th> }
     };
     view! {
         <p class="count" aria-live="polite">{format!("{}–{} of {total}", format::count(first), format::count(last))}</p>
@@ -350,13 +451,13 @@ fn UsersTable(
             </table>
         </div>
         <nav class="pagination" aria-label="Pages">
-            {match prev_url {
-                Some(href) => view! { <A href=href attr:class="button" attr:rel="prev">"Previous"</A> }.into_any(),
+            {match prev_page {
+                Some(next) => view! { <StateLink next go class="button" rel="prev">"Previous"</StateLink> }.into_any(),
                 None => view! { <span class="button disabled" aria-disabled="true">"Previous"</span> }.into_any(),
             }}
             <span class="muted">{format!("Page {}", result.page)}</span>
-            {match next_url {
-                Some(href) => view! { <A href=href attr:class="button" attr:rel="next">"Next"</A> }.into_any(),
+            {match next_page {
+                Some(next) => view! { <StateLink next go class="button" rel="next">"Next"</StateLink> }.into_any(),
                 None => view! { <span class="button disabled" aria-disabled="true">"Next"</span> }.into_any(),
             }}
         </nav>

@@ -251,12 +251,17 @@ pub async fn set_user_active(id: Uuid, active: bool) -> Result<UserRow, AppError
 
 /// Reads the Users tab state from its URL query.
 pub fn query_from_params(params: &leptos_router::params::ParamsMap) -> UsersQuery {
+    query_from(|key| params.get(key))
+}
+
+/// Reads the Users tab state from URL query parameters, however they were parsed.
+pub fn query_from(get: impl Fn(&str) -> Option<String>) -> UsersQuery {
     UsersQuery {
-        q: params.get("q").unwrap_or_default(),
-        status: params.get("status").and_then(|s| UserStatus::parse(&s)),
-        sort: UserSortKey::parse(&params.get("sort").unwrap_or_default()),
-        descending: params.get("dir").as_deref() == Some("desc"),
-        page: params.get("page").and_then(|p| p.parse().ok()).unwrap_or(1).max(1),
+        q: get("q").unwrap_or_default(),
+        status: get("status").and_then(|s| UserStatus::parse(&s)),
+        sort: UserSortKey::parse(&get("sort").unwrap_or_default()),
+        descending: get("dir").as_deref() == Some("desc"),
+        page: get("page").and_then(|p| p.parse().ok()).unwrap_or(1).max(1),
     }
 }
 

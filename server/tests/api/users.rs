@@ -251,11 +251,21 @@ async fn the_users_page_arrives_rendered_with_its_data_loaded_and_sent_once() {
     let html = res.text().await.unwrap();
     // The table is in the server-rendered HTML, not filled in later by the browser.
     assert!(html.contains("<td>mo@acme.test"), "no rendered row for mo@acme.test");
-    // Its data goes to the browser once (hydration), and only the columns the table shows.
+    // Its data goes to the browser once, as the props of the table's island, and only the
+    // columns the table shows; nothing else on the page is hydrated, so nothing else is sent.
     assert_eq!(
-        html.matches(r#"\"users\":["#).count(),
+        html.matches("&quot;users&quot;:[").count(),
         1,
-        "the users list was loaded more than once"
+        "the users list was sent more than once"
+    );
+    assert!(
+        !html.contains(r#"\"users\":["#),
+        "the users list was also sent as resource data"
+    );
+    assert_eq!(
+        html.matches("<leptos-island").count(),
+        1,
+        "only the table is interactive"
     );
     assert!(
         !html.contains("given_name"),
