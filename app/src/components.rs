@@ -163,7 +163,7 @@ pub fn toast(message: impl Into<String>) {
         );
     }
     #[cfg(not(feature = "hydrate"))]
-    let _ = message.into();
+    let _ = message;
 }
 
 const TOAST_REGION_ID: &str = "toasts";

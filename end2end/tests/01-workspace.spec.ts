@@ -92,6 +92,18 @@ test('an admin adds people, searches, and edits a profile with inline validation
   await expect(page.getByRole('link', { name: 'Grace Hopper' })).toBeVisible();
   await expect(page.getByText('1–1 of 1')).toBeVisible();
 
+  // No match says what to do; "Clear filters" brings everyone back in place.
+  await page.evaluate(() => ((window as unknown as { sameDocument: boolean }).sameDocument = true));
+  await page.getByLabel('Search').fill('nobody-by-this-name');
+  await expect(page.getByText('No one matches')).toBeVisible();
+  await expectAccessible(page);
+  await page.getByRole('link', { name: 'Clear filters' }).click();
+  await expect(page).toHaveURL(/\/users$/);
+  await expect(page.getByLabel('Search')).toHaveValue('');
+  await expect(page.getByRole('link', { name: 'Grace Hopper' })).toBeVisible();
+  await expect(page.getByRole('link', { name: 'Alan Turing' })).toBeVisible();
+  expect(await page.evaluate(() => (window as unknown as { sameDocument?: boolean }).sameDocument)).toBe(true);
+
   // Sorting announces itself.
   await page.goto('/users?sort=email');
   await expect(page.getByRole('columnheader', { name: /Email/ })).toHaveAttribute('aria-sort', 'ascending');

@@ -67,11 +67,6 @@ fn UserEditor(user: UserRow, confirming: bool, is_me: bool) -> impl IntoView {
     let result: Signal<Option<Result<UserRow, crate::error::AppError>>> = update.value().into();
     focus_first_invalid(result);
     Effect::new(move |_| {
-        if let Some(Ok(saved)) = update.value().get() {
-            toast(format!("Saved {}.", saved.display_name));
-        }
-    });
-    Effect::new(move |_| {
         if let Some(Ok(changed)) = activation.value().get() {
             toast(format!(
                 "{} is now {}.",
@@ -89,7 +84,8 @@ fn UserEditor(user: UserRow, confirming: bool, is_me: bool) -> impl IntoView {
         });
     };
     Effect::new(move |_| {
-        if let Some(Ok(_)) = update.value().get() {
+        if let Some(Ok(saved)) = update.value().get() {
+            toast(format!("Saved {}.", saved.display_name));
             refresh();
         }
     });

@@ -266,11 +266,18 @@ fn UsersTable(
     if result.users.is_empty() {
         let filtered = !query.q.is_empty() || query.status.is_some();
         return if filtered {
+            // Back to everyone in place, keeping the chosen order.
+            let everyone = UsersQuery {
+                q: String::new(),
+                status: None,
+                page: 1,
+                ..query
+            };
             view! {
                 <div class="empty-state">
                     <p class="empty-title">"No one matches"</p>
                     <p>"Try a shorter search or another status."</p>
-                    <a href="/users" class="button">"Clear filters"</a>
+                    <StateLink next=everyone go class="button">"Clear filters"</StateLink>
                 </div>
             }
             .into_any()
