@@ -14,6 +14,16 @@ export async function expectAccessible(page: Page) {
   expect(report, `accessibility violations on ${page.url()}`).toEqual([]);
 }
 
+/** Marks the current document, so `expectSameDocument` can tell that nothing reloaded it. */
+export async function markDocument(page: Page) {
+  await page.evaluate(() => ((window as unknown as { sameDocument: boolean }).sameDocument = true));
+}
+
+/** Fails if the page was reloaded or left since `markDocument`: the mark lives only in that document. */
+export async function expectSameDocument(page: Page) {
+  expect(await page.evaluate(() => (window as unknown as { sameDocument?: boolean }).sameDocument)).toBe(true);
+}
+
 export const ADMIN = { email: 'ada@acme.test', password: 'correct horse battery staple' };
 export const MEMBER = { email: 'mo@acme.test', password: 'member password 123' };
 
