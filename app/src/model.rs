@@ -197,6 +197,30 @@ pub struct UsersPage {
     pub per_page: u32,
 }
 
+/// A page of the users table as the browser keeps it once its rows are on screen: who is on it
+/// (to select the whole page) and where it sits in the list. The server-rendered page sends the
+/// browser this rather than every row's details a second time.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct UsersPageSummary {
+    pub ids: Vec<Uuid>,
+    pub total: i64,
+    pub total_is_lower_bound: bool,
+    pub page: u32,
+    pub per_page: u32,
+}
+
+impl UsersPage {
+    pub fn summary(&self) -> UsersPageSummary {
+        UsersPageSummary {
+            ids: self.users.iter().map(|user| user.id).collect(),
+            total: self.total,
+            total_is_lower_bound: self.total_is_lower_bound,
+            page: self.page,
+            per_page: self.per_page,
+        }
+    }
+}
+
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct ActivityEvent {
     pub id: i64,

@@ -117,10 +117,23 @@ test('people added by hand are invited from the table, several at once', async (
   await page.goto('/users?status=imported');
   await hydrated(page);
   await expect(page.getByText('1–4 of 4')).toBeVisible();
+  const bar = page.getByRole('region', { name: 'Bulk actions' });
+  const rowBoxes = page.locator('tbody input[type=checkbox]');
+  // The whole page at once, and back: every row shows it.
+  const wholePage = page.getByRole('checkbox', { name: 'Select every user on this page' });
+  await wholePage.check();
+  await expect(bar).toContainText('4 selected');
+  await expect(page.locator('tbody input:checked')).toHaveCount(4);
+  await expect(page.locator('tbody tr.selected')).toHaveCount(4);
+  await wholePage.uncheck();
+  await expect(bar).toBeHidden();
+  await expect(page.locator('tbody input:checked')).toHaveCount(0);
+  await expect(rowBoxes).toHaveCount(4);
   await page.getByRole('checkbox', { name: 'Select Alan Turing' }).check();
   await page.getByRole('checkbox', { name: 'Select Edsger Dijkstra' }).check();
-  const bar = page.getByRole('region', { name: 'Bulk actions' });
   await expect(bar).toContainText('2 selected');
+  await expect(page.getByRole('row', { name: /Alan Turing/ })).toHaveClass('selected');
+  await expect(wholePage).not.toBeChecked();
   await expectAccessible(page);
   await bar.getByRole('button', { name: 'Send invites' }).click();
   await expect(page.getByRole('status')).toContainText('Sent 2 invitations.');

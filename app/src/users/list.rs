@@ -3,11 +3,11 @@
 
 use super::invite::InviteUsers;
 use super::{list_users, query_from_params, url_for};
-use crate::components::{rendered_once_on_server, toast, ErrorPanel, StatusChip};
+use crate::components::{rendered_once_on_server, toast, ErrorPanel};
 use crate::error::AppError;
 use crate::format;
 use crate::frame::AdminOnly;
-use crate::model::{UserSortKey, UserStatus, UsersPage, UsersQuery};
+use crate::model::{UserSortKey, UserStatus, UsersPage, UsersPageSummary, UsersQuery};
 use leptos::prelude::*;
 use leptos_meta::Title;
 use leptos_router::hooks::use_query_map;
@@ -43,12 +43,29 @@ fn UsersView() -> impl IntoView {
         <Suspense>
             {Suspend::new(async move {
                 match page.await {
-                    Ok(initial) => view! { <UsersBrowser initial query/> }.into_any(),
+                    Ok(initial) => {
+                        // The first rows reach the island's server rendering as context, not as
+                        // a prop: props are copied into the page for the browser, which needs
+                        // only the summary once the rows are on screen.
+                        provide_context(FirstRows(super::rows::rows_html(&initial.users, |_| false)));
+                        view! { <UsersBrowser initial=initial.summary() query/> }.into_any()
+                    }
                     Err(err) => view! { <ErrorPanel error=err/> }.into_any(),
                 }
             })}
         </Suspense>
     }
+}
+
+/// The server-rendered rows of the first page, for the island's server rendering.
+#[derive(Clone)]
+struct FirstRows(String);
+
+/// The page the table shows: its summary and its rows' HTML (see `rows`).
+#[derive(Clone)]
+struct ShownPage {
+    summary: UsersPageSummary,
+    rows_html: String,
 }
 
 /// How a change of the table's state is recorded in the browser's history.
@@ -66,15 +83,40 @@ enum Record {
 /// it asks the server for that page and swaps the table in place, so the selection survives
 /// paging (not a new search or filter), and Back/Forward work.
 #[island]
-fn UsersBrowser(initial: UsersPage, query: UsersQuery) -> impl IntoView {
+fn UsersBrowser(initial: UsersPageSummary, query: UsersQuery) -> impl IntoView {
     let query = RwSignal::new(query);
-    let current = RwSignal::new(Ok::<UsersPage, AppError>(initial));
+    // In the browser there is no context: the rows are already in the page it hydrates.
+    let first_rows = use_context::<FirstRows>().map(|rows| rows.0).unwrap_or_default();
+    let current = RwSignal::new(Ok::<ShownPage, AppError>(ShownPage {
+        summary: initial,
+        rows_html: first_rows,
+    }));
     let loading = RwSignal::new(false);
     let latest_request = StoredValue::new(0u64);
     let invite = ServerAction::<InviteUsers>::new();
     let selected = RwSignal::new(std::collections::BTreeSet::<uuid::Uuid>::new());
     let all_matching = RwSignal::new(false);
+    // New rows show the selection from their first paint (paging keeps it).
+    let shown = move |page: UsersPage| {
+        let all = all_matching.get_untracked();
+        let rows_html =
+            selected.with_untracked(|chosen| super::rows::rows_html(&page.users, |id| all || chosen.contains(&id)));
+        ShownPage {
+            summary: page.summary(),
+            rows_html,
+        }
+    };
     let search_input = NodeRef::<leptos::html::Input>::new();
+    let rows = NodeRef::<leptos::html::Tbody>::new();
+
+    // The selection, painted onto the rows whenever it changes.
+    #[cfg(feature = "hydrate")]
+    Effect::new(move |_| {
+        let all = all_matching.get();
+        if let Some(body) = rows.get() {
+            selected.with(|chosen| super::rows::mark_selected(&body, |id| all || chosen.contains(&id)));
+        }
+    });
 
     // Only the answer to the latest request is shown, however the requests overtake each other.
     let fetch = move |next: UsersQuery| {
@@ -82,7 +124,7 @@ fn UsersBrowser(initial: UsersPage, query: UsersQuery) -> impl IntoView {
         latest_request.set_value(request);
         loading.set(true);
         leptos::task::spawn_local(async move {
-            let result = list_users(next).await;
+            let result = list_users(next).await.map(shown);
             if latest_request.get_value() == request {
                 current.set(result);
                 loading.set(false);
@@ -200,7 +242,7 @@ fn UsersBrowser(initial: UsersPage, query: UsersQuery) -> impl IntoView {
         </form>
         <div class="results" aria-busy=move || loading.get().then_some("true")>
             {rendered_once_on_server(move || match current.get() {
-                Ok(result) => view! { <UsersTable result query=query.get_untracked() selected all_matching invite go/> }.into_any(),
+                Ok(shown) => view! { <UsersTable shown query=query.get_untracked() selected all_matching invite go rows/> }.into_any(),
                 Err(err) => view! { <ErrorPanel error=err/> }.into_any(),
             })}
         </div>
@@ -256,14 +298,19 @@ fn StateLink(
 
 #[component]
 fn UsersTable(
-    result: UsersPage,
+    shown: ShownPage,
     query: UsersQuery,
     selected: RwSignal<std::collections::BTreeSet<uuid::Uuid>>,
     all_matching: RwSignal<bool>,
     invite: ServerAction<InviteUsers>,
     go: Callback<UsersQuery>,
+    rows: NodeRef<leptos::html::Tbody>,
 ) -> impl IntoView {
-    if result.users.is_empty() {
+    let ShownPage {
+        summary: result,
+        rows_html,
+    } = shown;
+    if result.ids.is_empty() {
         let filtered = !query.q.is_empty() || query.status.is_some();
         return if filtered {
             // Back to everyone in place, keeping the chosen order.
@@ -296,13 +343,13 @@ fn UsersTable(
         };
     }
     let first = (result.page as i64 - 1) * result.per_page as i64 + 1;
-    let last = first + result.users.len() as i64 - 1;
+    let last = first + result.ids.len() as i64 - 1;
     let total = format!(
         "{}{}",
         format::count(result.total),
         if result.total_is_lower_bound { "+" } else { "" }
     );
-    let has_next = last < result.total || result.total_is_lower_bound && result.users.len() as u32 == result.per_page;
+    let has_next = last < result.total || result.total_is_lower_bound && result.ids.len() as u32 == result.per_page;
     let prev_page = (result.page > 1).then(|| UsersQuery {
         page: result.page - 1,
         ..query.clone()
@@ -311,9 +358,9 @@ fn UsersTable(
         page: result.page + 1,
         ..query.clone()
     });
-    let page_ids: Vec<uuid::Uuid> = result.users.iter().map(|u| u.id).collect();
+    let page_ids = result.ids;
     let total_count = result.total;
-    let page_len = result.users.len() as i64;
+    let page_len = page_ids.len() as i64;
     let all_on_page = {
         let ids = page_ids.clone();
         move || !ids.is_empty() && selected.with(|s| ids.iter().all(|id| s.contains(id)))
@@ -334,6 +381,23 @@ fn UsersTable(
                 }
             });
         }
+    };
+    // The rows are one string (see `rows`); checkbox changes reach the selection through one
+    // listener on the body.
+    let on_row_change = move |ev: leptos::ev::Event| {
+        #[cfg(feature = "hydrate")]
+        if let Some((id, checked)) = super::rows::changed_row(&ev) {
+            all_matching.set(false);
+            selected.update(|s| {
+                if checked {
+                    s.insert(id);
+                } else {
+                    s.remove(&id);
+                }
+            });
+        }
+        #[cfg(not(feature = "hydrate"))]
+        let _ = ev;
     };
     let bulk_query = query.clone();
     let send_invites = move |_| {
@@ -425,36 +489,7 @@ fn UsersTable(
                         {header("Last sign-in", UserSortKey::LastLogin)}
                     </tr>
                 </thead>
-                <tbody>
-                    {result.users.into_iter().map(|u| {
-                        let id = u.id;
-                        let invite_note = u.invite.as_ref().map(|i| {
-                            let sent = format!("sent {}", format::timestamp(&i.sent_at));
-                            if i.expired {
-                                format!("{sent}, link expired")
-                            } else {
-                                format!("{sent}, expires {}", format::timestamp(&i.expires_at))
-                            }
-                        });
-                        view! {
-                        <tr class:selected=move || selected.with(|s| s.contains(&id))>
-                            <td class="select">
-                                <input type="checkbox" aria-label=format!("Select {}", u.display_name)
-                                    prop:checked=move || all_matching.get() || selected.with(|s| s.contains(&id))
-                                    on:change=move |_| {
-                                        all_matching.set(false);
-                                        selected.update(|s| if !s.remove(&id) { s.insert(id); });
-                                    }/>
-                            </td>
-                            <td><a href=format!("/users/{}", u.id)>{u.display_name}</a></td>
-                            <td>{u.email}</td>
-                            <td>{u.role.label()}</td>
-                            <td><StatusChip status=u.status/>{invite_note.map(|n| view! { <span class="problem">{n}</span> })}</td>
-                            <td>{u.source}</td>
-                            <td>{format::optional_timestamp(&u.last_login_at, "Never")}</td>
-                        </tr>
-                    }}).collect_view()}
-                </tbody>
+                <tbody node_ref=rows inner_html=rows_html on:change=on_row_change></tbody>
             </table>
         </div>
         <nav class="pagination" aria-label="Pages">

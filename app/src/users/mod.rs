@@ -5,6 +5,7 @@ pub mod create;
 pub mod detail;
 pub mod invite;
 pub mod list;
+mod rows;
 
 use crate::error::AppError;
 #[cfg(feature = "ssr")]
@@ -95,15 +96,14 @@ mod convert {
             .invite_sent_at
             .zip(listed.invite_expires_at)
             .map(|(sent_at, expires_at)| invite_status(sent_at, expires_at));
-        let user = listed.user;
         UserListRow {
-            id: user.id,
-            display_name: user.display_name(),
-            email: user.email,
-            role: role(user.role),
-            status: status(user.status),
-            source: source(user.source).to_owned(),
-            last_login_at: user.last_login_at,
+            id: listed.id,
+            display_name: listed.display_name(),
+            email: listed.email,
+            role: role(listed.role),
+            status: status(listed.status),
+            source: source(listed.source).to_owned(),
+            last_login_at: listed.last_login_at,
             invite,
         }
     }
