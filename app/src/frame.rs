@@ -6,43 +6,46 @@ use leptos::prelude::*;
 use leptos_router::components::{Redirect, A};
 use leptos_router::hooks::use_location;
 
-/// Who is signed in, loaded once per document (not per page), so moving between pages in the
-/// browser neither asks the server again nor blanks the frame while it would.
-#[derive(Clone, Copy)]
-pub struct SignedInUser(pub Resource<Result<Option<Me>, crate::error::AppError>>);
+/// Who is signed in, as the session middleware found them for this request.
+///
+/// Read synchronously: the frame is server-rendered only (islands hydrate, the frame does not),
+/// and the middleware has already resolved the session. Awaiting it through a resource and a
+/// `<Suspense>` made every signed-in page walk its view tree three times.
+#[cfg(feature = "ssr")]
+fn signed_in() -> Result<Option<Me>, crate::error::AppError> {
+    Ok(crate::ssr::request_now()?.session.as_ref().map(crate::ssr::me_of))
+}
 
-pub fn provide_signed_in_user() {
-    provide_context(SignedInUser(Resource::new(|| (), |_| crate::session::whoami())));
+/// The browser never renders the frame (see the server version).
+#[cfg(not(feature = "ssr"))]
+fn signed_in() -> Result<Option<Me>, crate::error::AppError> {
+    Ok(None)
 }
 
 /// The frame around every signed-in page: top bar, navigation, and the page as `children`.
 ///
 /// Each route wraps its page in its own `Frame` rather than sharing one through a parent route's
 /// `<Outlet/>`: server rendering calls the outlet's closure several times per request (to find
-/// resources, then to render), and each call built the page again, loading its data again. For
-/// the same reason the frame waits on a plain `Suspend`, not a closure returning one.
+/// resources, then to render), and each call built the page again, loading its data again.
 #[component]
 pub fn Frame(children: Children) -> impl IntoView {
-    let SignedInUser(me) = expect_context();
-    let location = use_location();
-    view! {
-        <Suspense>
-            {Suspend::new(async move {
-                match me.await {
-                    Ok(Some(me)) => {
-                        provide_context(me.clone());
-                        view! { <SignedIn me>{children()}</SignedIn> }.into_any()
-                    }
-                    Ok(None) => {
-                        let search = location.search.get_untracked();
-                        let here = if search.is_empty() { location.pathname.get_untracked() } else { format!("{}?{search}", location.pathname.get_untracked()) };
-                        let path = format!("/login?next={}", crate::format::query_value(&here));
-                        view! { <Redirect path/> }.into_any()
-                    }
-                    Err(err) => view! { <main class="auth"><crate::components::ErrorPanel error=err/></main> }.into_any(),
-                }
-            })}
-        </Suspense>
+    match signed_in() {
+        Ok(Some(me)) => {
+            provide_context(me.clone());
+            view! { <SignedIn me>{children()}</SignedIn> }.into_any()
+        }
+        Ok(None) => {
+            let location = use_location();
+            let search = location.search.get_untracked();
+            let here = if search.is_empty() {
+                location.pathname.get_untracked()
+            } else {
+                format!("{}?{search}", location.pathname.get_untracked())
+            };
+            let path = format!("/login?next={}", crate::format::query_value(&here));
+            view! { <Redirect path/> }.into_any()
+        }
+        Err(err) => view! { <main class="auth"><crate::components::ErrorPanel error=err/></main> }.into_any(),
     }
 }
 

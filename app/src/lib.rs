@@ -44,7 +44,6 @@ pub fn shell(options: LeptosOptions) -> impl IntoView {
 #[component]
 pub fn App() -> impl IntoView {
     provide_meta_context();
-    frame::provide_signed_in_user();
     // Async SSR: the first paint is the finished page, no spinners, and it works without JS.
     let ssr = SsrMode::Async;
     view! {

@@ -51,6 +51,11 @@ pub fn state() -> Result<SharedState, AppError> {
 }
 
 pub async fn request() -> Result<RequestContext, AppError> {
+    request_now()
+}
+
+/// The request's context, for code that cannot await (a component rendering on the server).
+pub fn request_now() -> Result<RequestContext, AppError> {
     let parts = use_context::<http::request::Parts>().ok_or_else(|| AppError::Internal {
         request_id: "no-request".into(),
     })?;

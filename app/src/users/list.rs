@@ -24,13 +24,12 @@ pub fn UsersPage() -> impl IntoView {
 
 /// Server only: reads the state from the URL, loads that page of users and hands both to the
 /// interactive table.
+///
+/// A bare `Suspend`, not a resource inside `<Suspense>`: this view never re-renders (it is not
+/// an island), and a suspense boundary costs server rendering two extra walks of the page.
 #[component]
 fn UsersView() -> impl IntoView {
     let query = use_query_map().with_untracked(query_from_params);
-    let page = {
-        let query = query.clone();
-        Resource::new(|| (), move |_| list_users(query.clone()))
-    };
     view! {
         <header class="page-header">
             <h1>"Users"</h1>
@@ -40,20 +39,18 @@ fn UsersView() -> impl IntoView {
                 <a href="/users/invite" class="button primary">"Invite people"</a>
             </div>
         </header>
-        <Suspense>
-            {Suspend::new(async move {
-                match page.await {
-                    Ok(initial) => {
-                        // The first rows reach the island's server rendering as context, not as
-                        // a prop: props are copied into the page for the browser, which needs
-                        // only the summary once the rows are on screen.
-                        provide_context(FirstRows(super::rows::rows_html(&initial.users, |_| false)));
-                        view! { <UsersBrowser initial=initial.summary() query/> }.into_any()
-                    }
-                    Err(err) => view! { <ErrorPanel error=err/> }.into_any(),
+        {Suspend::new(async move {
+            match list_users(query.clone()).await {
+                Ok(initial) => {
+                    // The first rows reach the island's server rendering as context, not as
+                    // a prop: props are copied into the page for the browser, which needs
+                    // only the summary once the rows are on screen.
+                    provide_context(FirstRows(super::rows::rows_html(&initial.users, |_| false)));
+                    view! { <UsersBrowser initial=initial.summary() query/> }.into_any()
                 }
-            })}
-        </Suspense>
+                Err(err) => view! { <ErrorPanel error=err/> }.into_any(),
+            }
+        })}
     }
 }
 
