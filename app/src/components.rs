@@ -113,7 +113,7 @@ pub fn focus_element(id: &str) {
 
 #[component]
 pub fn StatusChip(status: UserStatus) -> impl IntoView {
-    view! { <span class=format!("chip chip-{}", status.as_str())>{status.label()}</span> }
+    view! { <span class=status.chip_class()>{status.label()}</span> }
 }
 
 /// Shows what went wrong and how to recover, never a raw error alone.

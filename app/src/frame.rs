@@ -13,7 +13,7 @@ use leptos_router::hooks::use_location;
 /// `<Suspense>` made every signed-in page walk its view tree three times.
 #[cfg(feature = "ssr")]
 fn signed_in() -> Result<Option<Me>, crate::error::AppError> {
-    Ok(crate::ssr::request_now()?.session.as_ref().map(crate::ssr::me_of))
+    Ok(crate::ssr::request()?.session.as_ref().map(crate::ssr::me_of))
 }
 
 /// The browser never renders the frame (see the server version).
@@ -52,6 +52,7 @@ pub fn Frame(children: Children) -> impl IntoView {
 #[component]
 fn SignedIn(me: Me, children: Children) -> impl IntoView {
     let admin = me.is_admin();
+    let here = use_location().pathname.get_untracked();
     view! {
         <a class="skip-link" href="#main">"Skip to content"</a>
         <div class="app">
@@ -64,7 +65,7 @@ fn SignedIn(me: Me, children: Children) -> impl IntoView {
                         <span class="visually-hidden">" (account menu)"</span>
                     </summary>
                     <div class="menu">
-                        <A href="/profile">"Profile"</A>
+                        <a href="/profile">"Profile"</a>
                         <form method="post" action="/auth/logout">
                             <button type="submit" class="link-button">"Sign out"</button>
                         </form>
@@ -75,13 +76,13 @@ fn SignedIn(me: Me, children: Children) -> impl IntoView {
                 <p class="brand">"Rollcall"</p>
                 <ul>
                     {admin.then(|| view! {
-                        <li><A href="/users">"Users"</A></li>
-                        <li><A href="/integrations">"Integrations"</A></li>
-                        <li><A href="/provisioning">"Provisioning"</A></li>
-                        <li><A href="/activity">"Activity"</A></li>
-                        <li><A href="/settings">"Settings"</A></li>
+                        <li>{nav_link("/users", "Users", &here)}</li>
+                        <li>{nav_link("/integrations", "Integrations", &here)}</li>
+                        <li>{nav_link("/provisioning", "Provisioning", &here)}</li>
+                        <li>{nav_link("/activity", "Activity", &here)}</li>
+                        <li>{nav_link("/settings", "Settings", &here)}</li>
                     })}
-                    <li><A href="/profile">"Profile"</A></li>
+                    <li>{nav_link("/profile", "Profile", &here)}</li>
                 </ul>
             </nav>
             <main id="main" class="content" tabindex="-1">
@@ -90,6 +91,22 @@ fn SignedIn(me: Me, children: Children) -> impl IntoView {
             <crate::components::Toasts/>
         </div>
     }
+}
+
+/// A navigation link, marked as the current page for this section and everything under it.
+///
+/// A plain link rather than the router's `<A>`: the frame is rendered once on the server and
+/// never hydrated, so `<A>`'s reactive tracking of the location would be built and dropped
+/// unused on every request.
+fn nav_link(href: &'static str, label: &'static str, here: &str) -> impl IntoView {
+    let current = is_within(here, href).then_some("page");
+    view! { <a href=href aria-current=current>{label}</a> }
+}
+
+/// Whether `path` is `section` itself or a page under it.
+fn is_within(path: &str, section: &str) -> bool {
+    path.strip_prefix(section)
+        .is_some_and(|rest| rest.is_empty() || rest.starts_with('/'))
 }
 
 fn initials(name: &str) -> String {
@@ -117,5 +134,19 @@ pub fn AdminOnly(children: Children) -> impl IntoView {
             </div>
         }
         .into_any(),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::is_within;
+
+    #[test]
+    fn a_section_link_is_current_on_the_section_and_the_pages_under_it_only() {
+        assert!(is_within("/users", "/users"));
+        assert!(is_within("/users/0190-abc", "/users"));
+        assert!(!is_within("/users-export", "/users"));
+        assert!(!is_within("/profile", "/users"));
+        assert!(!is_within("/", "/users"));
     }
 }

@@ -14,7 +14,7 @@ use leptos_router::hooks::use_params_map;
 pub async fn invite_landing(token: String) -> Result<InvitationView, AppError> {
     use identity::invites::InviteState;
     let state = crate::ssr::state()?;
-    let ctx = crate::ssr::request().await?;
+    let ctx = crate::ssr::request()?;
     let found = identity::invites::lookup(&state.db, &state.secret_key, &token)
         .await
         .map_err(|e| crate::ssr::map_identity_error(e, &ctx.request_id))?;

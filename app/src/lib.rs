@@ -19,11 +19,13 @@ pub mod ssr;
 pub mod users;
 
 use leptos::prelude::*;
-use leptos_meta::{provide_meta_context, Link, Meta, MetaTags, Stylesheet, Title};
+use leptos_meta::{provide_meta_context, MetaTags, Title};
 use leptos_router::components::{Route, Router, Routes};
 use leptos_router::{path, SsrMode};
 
-/// The HTML document around the app, rendered on the server only.
+/// The HTML document around the app, rendered on the server only. The head's fixed tags are
+/// plain markup: as `leptos_meta` components each would be registered and rendered again on
+/// every request. Only the title varies by page.
 pub fn shell(options: LeptosOptions) -> impl IntoView {
     view! {
         <!DOCTYPE html>
@@ -31,6 +33,9 @@ pub fn shell(options: LeptosOptions) -> impl IntoView {
             <head>
                 <meta charset="utf-8"/>
                 <meta name="viewport" content="width=device-width, initial-scale=1"/>
+                <meta name="color-scheme" content="light dark"/>
+                <link id="leptos" rel="stylesheet" href="/pkg/rollcall.css"/>
+                <link rel="icon" href="/favicon.svg" type="image/svg+xml"/>
                 <HydrationScripts options islands=true/>
                 <MetaTags/>
             </head>
@@ -47,9 +52,6 @@ pub fn App() -> impl IntoView {
     // Async SSR: the first paint is the finished page, no spinners, and it works without JS.
     let ssr = SsrMode::Async;
     view! {
-        <Stylesheet id="leptos" href="/pkg/rollcall.css"/>
-        <Link rel="icon" href="/favicon.svg" type_="image/svg+xml"/>
-        <Meta name="color-scheme" content="light dark"/>
         <Title formatter=|text: String| if text.is_empty() { "Rollcall".to_owned() } else { format!("{text} · Rollcall") }/>
         <Router>
             <Routes fallback=placeholder::NotFound>

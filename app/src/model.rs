@@ -69,6 +69,16 @@ impl UserStatus {
             UserStatus::Deleted => "Deleted",
         }
     }
+    /// The status chip's classes, shared by the chip component and the rows written as HTML.
+    pub fn chip_class(self) -> &'static str {
+        match self {
+            UserStatus::Imported => "chip chip-imported",
+            UserStatus::Invited => "chip chip-invited",
+            UserStatus::Active => "chip chip-active",
+            UserStatus::Deactivated => "chip chip-deactivated",
+            UserStatus::Deleted => "chip chip-deleted",
+        }
+    }
     pub fn parse(raw: &str) -> Option<UserStatus> {
         UserStatus::LISTED
             .into_iter()

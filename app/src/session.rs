@@ -11,14 +11,14 @@ use leptos_router::hooks::{use_params_map, use_query_map};
 
 #[server(endpoint = "whoami")]
 pub async fn whoami() -> Result<Option<Me>, AppError> {
-    let ctx = crate::ssr::request().await?;
+    let ctx = crate::ssr::request()?;
     Ok(ctx.session.as_ref().map(crate::ssr::me_of))
 }
 
 #[server(endpoint = "setup_state")]
 pub async fn setup_state() -> Result<SetupInfo, AppError> {
     let state = crate::ssr::state()?;
-    let ctx = crate::ssr::request().await?;
+    let ctx = crate::ssr::request()?;
     let exists = identity::orgs::any_exists(&state.db)
         .await
         .map_err(|e| crate::ssr::map_identity_error(e, &ctx.request_id))?;
@@ -33,7 +33,7 @@ pub async fn setup_state() -> Result<SetupInfo, AppError> {
 pub async fn take_flash() -> Result<Option<Flash>, AppError> {
     use crate::ssr::{cookie, cookie_value, decode_flash, FLASH_COOKIE};
     let state = crate::ssr::state()?;
-    let ctx = crate::ssr::request().await?;
+    let ctx = crate::ssr::request()?;
     let Some(raw) = cookie_value(ctx.cookie_header.as_deref(), FLASH_COOKIE) else {
         return Ok(None);
     };
@@ -49,7 +49,7 @@ pub async fn take_flash() -> Result<Option<Flash>, AppError> {
 pub async fn pending_workspaces() -> Result<Vec<Workspace>, AppError> {
     use crate::ssr::{cookie_value, PENDING_COOKIE};
     let state = crate::ssr::state()?;
-    let ctx = crate::ssr::request().await?;
+    let ctx = crate::ssr::request()?;
     let Some(token) = cookie_value(ctx.cookie_header.as_deref(), PENDING_COOKIE) else {
         return Ok(vec![]);
     };
@@ -68,7 +68,7 @@ pub async fn pending_workspaces() -> Result<Vec<Workspace>, AppError> {
 #[server(endpoint = "workspace_name")]
 pub async fn workspace_name(slug: String) -> Result<Option<String>, AppError> {
     let state = crate::ssr::state()?;
-    let ctx = crate::ssr::request().await?;
+    let ctx = crate::ssr::request()?;
     let org = identity::orgs::find_by_slug(&state.db, &slug)
         .await
         .map_err(|e| crate::ssr::map_identity_error(e, &ctx.request_id))?;

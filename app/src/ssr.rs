@@ -50,12 +50,8 @@ pub fn state() -> Result<SharedState, AppError> {
     })
 }
 
-pub async fn request() -> Result<RequestContext, AppError> {
-    request_now()
-}
-
-/// The request's context, for code that cannot await (a component rendering on the server).
-pub fn request_now() -> Result<RequestContext, AppError> {
+/// The request's context, as the server's middleware resolved it before any handler ran.
+pub fn request() -> Result<RequestContext, AppError> {
     let parts = use_context::<http::request::Parts>().ok_or_else(|| AppError::Internal {
         request_id: "no-request".into(),
     })?;
@@ -94,7 +90,7 @@ impl Caller {
 
 pub async fn signed_in() -> Result<Caller, AppError> {
     let state = state()?;
-    let ctx = request().await?;
+    let ctx = request()?;
     let user = ctx.session.clone().ok_or(AppError::Unauthenticated)?;
     Ok(Caller { state, ctx, user })
 }

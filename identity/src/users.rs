@@ -132,6 +132,8 @@ impl ListedUser {
     }
 }
 
+/// The columns the Users tab shows. The name-order index includes exactly these (migration 0004),
+/// so the default page is read from the index alone; change both together.
 const LISTED_COLUMNS: &str = "id, email, given_name, family_name, role, status, source, last_login_at";
 
 #[derive(FromRow)]

@@ -43,8 +43,8 @@ fn push_row(out: &mut String, user: &UserListRow, selected: bool) {
     escape_into(out, &user.email);
     out.push_str("</td><td>");
     out.push_str(user.role.label());
-    out.push_str("</td><td><span class=\"chip chip-");
-    out.push_str(user.status.as_str());
+    out.push_str("</td><td><span class=\"");
+    out.push_str(user.status.chip_class());
     out.push_str("\">");
     out.push_str(user.status.label());
     out.push_str("</span>");
