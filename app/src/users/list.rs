@@ -11,6 +11,7 @@ use crate::model::{UserSortKey, UserStatus, UsersPage, UsersPageSummary, UsersQu
 use leptos::prelude::*;
 use leptos_meta::Title;
 use leptos_router::hooks::use_query_map;
+use std::sync::Arc;
 
 #[component]
 pub fn UsersPage() -> impl IntoView {
@@ -45,7 +46,7 @@ fn UsersView() -> impl IntoView {
                     // The first rows reach the island's server rendering as context, not as
                     // a prop: props are copied into the page for the browser, which needs
                     // only the summary once the rows are on screen.
-                    provide_context(FirstRows(super::rows::rows_html(&initial.users, |_| false)));
+                    provide_context(FirstRows(super::rows::rows_html(&initial.users, |_| false).into()));
                     view! { <UsersBrowser initial=initial.summary() query/> }.into_any()
                 }
                 Err(err) => view! { <ErrorPanel error=err/> }.into_any(),
@@ -56,13 +57,14 @@ fn UsersView() -> impl IntoView {
 
 /// The server-rendered rows of the first page, for the island's server rendering.
 #[derive(Clone)]
-struct FirstRows(String);
+struct FirstRows(Arc<str>);
 
-/// The page the table shows: its summary and its rows' HTML (see `rows`).
+/// The page the table shows: its summary and its rows' HTML (see `rows`), shared rather than
+/// copied as the page passes through context and signals.
 #[derive(Clone)]
 struct ShownPage {
     summary: UsersPageSummary,
-    rows_html: String,
+    rows_html: Arc<str>,
 }
 
 /// How a change of the table's state is recorded in the browser's history.
@@ -96,8 +98,8 @@ fn UsersBrowser(initial: UsersPageSummary, query: UsersQuery) -> impl IntoView {
     // New rows show the selection from their first paint (paging keeps it).
     let shown = move |page: UsersPage| {
         let all = all_matching.get_untracked();
-        let rows_html =
-            selected.with_untracked(|chosen| super::rows::rows_html(&page.users, |id| all || chosen.contains(&id)));
+        let rows_html = selected
+            .with_untracked(|chosen| super::rows::rows_html(&page.users, |id| all || chosen.contains(&id)).into());
         ShownPage {
             summary: page.summary(),
             rows_html,
