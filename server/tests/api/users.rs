@@ -251,6 +251,22 @@ async fn the_users_page_arrives_rendered_with_its_data_loaded_and_sent_once() {
     let html = res.text().await.unwrap();
     // The table is in the server-rendered HTML, not filled in later by the browser.
     assert!(html.contains("<td>mo@acme.test"), "no rendered row for mo@acme.test");
+    // Each column lands in its own cell: the list is decoded by position, and the name and
+    // email columns are all text, so a reordering would otherwise go unnoticed.
+    assert!(
+        html.contains(">Ada Admin</a></td><td>ada@acme.test</td><td>Admin</td>"),
+        "the admin's row shows the wrong name, email or role"
+    );
+    // The navigation marks this section, and only it, as the current page.
+    assert!(
+        html.contains(r#"<a href="/users" aria-current="page">"#),
+        "Users is not marked current"
+    );
+    assert_eq!(
+        html.matches("aria-current").count(),
+        1,
+        "more than one link is marked current"
+    );
     // The rows' details reach the browser once, in the rows themselves: the props of the
     // table's island carry only which users are on the page.
     let props = html
