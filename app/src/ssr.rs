@@ -38,6 +38,25 @@ pub struct RequestContext {
     pub request_id: String,
     pub user_agent: Option<String>,
     pub cookie_header: Option<String>,
+    /// The Users tab's page, when the middleware read it with the session (a GET of `/users`).
+    pub users_page: Option<Arc<PreloadedUsersPage>>,
+}
+
+/// A page of the Users tab read in the same statement as the caller's session (see
+/// `identity::sessions::resolve_with_users_page`), waiting for `list_users` to take it.
+#[derive(Debug)]
+pub struct PreloadedUsersPage {
+    /// The state of the table this page is for, as the page's URL gives it.
+    pub query: crate::model::UsersQuery,
+    pub page: std::sync::Mutex<Option<identity::users::UserPage>>,
+}
+
+impl RequestContext {
+    /// The preloaded Users page if it answers exactly `query`; the first call takes it.
+    pub fn take_users_page(&self, query: &crate::model::UsersQuery) -> Option<identity::users::UserPage> {
+        let preloaded = self.users_page.as_ref().filter(|p| p.query == *query)?;
+        preloaded.page.lock().ok()?.take()
+    }
 }
 
 pub const SESSION_COOKIE: &str = "rollcall_session";

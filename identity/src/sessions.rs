@@ -3,10 +3,11 @@
 
 use crate::error::Result;
 use crate::token::{self, Secret};
-use crate::users::Role;
+use crate::users::{self, ListedRow, OrgScope, Role, UserPage, UserQuery};
 use crate::Db;
 use chrono::{DateTime, Duration, Utc};
-use sqlx::{FromRow, PgConnection};
+use sqlx::postgres::PgRow;
+use sqlx::{PgConnection, Postgres, QueryBuilder, Row};
 use uuid::Uuid;
 
 #[derive(Debug, Clone)]
@@ -27,7 +28,7 @@ impl Default for SessionPolicy {
 }
 
 /// Who a valid session belongs to, resolved once per request.
-#[derive(Debug, Clone, FromRow)]
+#[derive(Debug, Clone)]
 pub struct SessionUser {
     pub org_id: Uuid,
     pub org_slug: String,
@@ -37,7 +38,6 @@ pub struct SessionUser {
     pub given_name: String,
     pub family_name: String,
     pub role: Role,
-    #[sqlx(skip)]
     pub token_hash: Vec<u8>,
     pub last_seen_at: DateTime<Utc>,
 }
@@ -77,36 +77,110 @@ pub async fn create(db: &Db, policy: &SessionPolicy, new: NewSession<'_>) -> Res
     Ok(secret)
 }
 
+/// Writes the statement for the live session behind `token_hash`: its columns are decoded by
+/// `SessionUser::decode`, in this order.
+fn push_live_session<'a>(qb: &mut QueryBuilder<'a, Postgres>, token_hash: &'a [u8], policy: &SessionPolicy) {
+    qb.push(
+        "select s.org_id, o.slug as org_slug, o.name as org_name, s.user_id, u.email,
+           u.given_name, u.family_name, u.role, s.last_seen_at
+         from sessions s
+         join users u on u.org_id = s.org_id and u.id = s.user_id
+         join orgs o on o.id = s.org_id
+         where s.token_hash = ",
+    )
+    .push_bind(token_hash)
+    .push(" and s.expires_at > now() and s.last_seen_at > now() - make_interval(secs => ")
+    .push_bind(policy.idle_timeout.num_seconds() as f64)
+    .push(") and u.status = 'active'");
+}
+
+/// Columns `push_live_session` selects.
+const LIVE_SESSION_COLUMNS: usize = 9;
+
+impl SessionUser {
+    fn decode(row: &PgRow, token_hash: Vec<u8>) -> sqlx::Result<SessionUser> {
+        Ok(SessionUser {
+            org_id: row.try_get(0)?,
+            org_slug: row.try_get(1)?,
+            org_name: row.try_get(2)?,
+            user_id: row.try_get(3)?,
+            email: row.try_get(4)?,
+            given_name: row.try_get(5)?,
+            family_name: row.try_get(6)?,
+            role: row.try_get(7)?,
+            last_seen_at: row.try_get(8)?,
+            token_hash,
+        })
+    }
+}
+
 /// Resolves a cookie token to its user if the session is live and the user still active.
 pub async fn resolve(db: &Db, policy: &SessionPolicy, token: &str) -> Result<Option<SessionUser>> {
     if token.len() != 64 {
         return Ok(None);
     }
     let hash = token::digest(token);
-    let found: Option<SessionUser> = sqlx::query_as(
-        "select s.org_id, o.slug as org_slug, o.name as org_name, s.user_id, u.email, u.given_name, u.family_name, u.role, s.last_seen_at
-         from sessions s
-         join users u on u.org_id = s.org_id and u.id = s.user_id
-         join orgs o on o.id = s.org_id
-         where s.token_hash = $1 and s.expires_at > now() and s.last_seen_at > now() - make_interval(secs => $2)
-           and u.status = 'active'",
-    )
-    .bind(&hash)
-    .bind(policy.idle_timeout.num_seconds() as f64)
-    .fetch_optional(db)
-    .await?;
-    let Some(mut user) = found else {
+    let mut qb = QueryBuilder::new("");
+    push_live_session(&mut qb, &hash, policy);
+    let row = qb.build().fetch_optional(db).await?;
+    let Some(row) = row else {
         return Ok(None);
     };
-    // Touch at most once a minute: keeps the idle clock honest without a write per request.
+    let user = SessionUser::decode(&row, hash.clone())?;
+    touch_if_stale(db, &user).await?;
+    Ok(Some(user))
+}
+
+/// `resolve`, and in the same statement the page of the Users tab that `query` asks for when
+/// the session is an admin's (`None` for anyone else). A view of the Users tab then costs one
+/// round trip to the database instead of two: the round trip, more than the reading of rows,
+/// was most of that page's cost (bench/users-page).
+pub async fn resolve_with_users_page(
+    db: &Db,
+    policy: &SessionPolicy,
+    token: &str,
+    query: &UserQuery,
+) -> Result<Option<(SessionUser, Option<UserPage>)>> {
+    if token.len() != 64 {
+        return Ok(None);
+    }
+    let hash = token::digest(token);
+    let pattern = query.search_pattern();
+    let mut qb = QueryBuilder::new("with me as (");
+    push_live_session(&mut qb, &hash, policy);
+    // One row per listed user, each led by the session's columns; a single row with the list's
+    // columns null when the page is empty or the session is not an admin's.
+    qb.push(") select me.*, page.* from me left join lateral (");
+    let persistent = users::push_list(&mut qb, OrgScope::SessionTable, query, &pattern);
+    qb.push(") page on me.role = 'admin'");
+    let rows = qb.build().persistent(persistent).fetch_all(db).await?;
+    let Some(first) = rows.first() else {
+        return Ok(None);
+    };
+    let user = SessionUser::decode(first, hash.clone())?;
+    touch_if_stale(db, &user).await?;
+    if !user.is_admin() {
+        return Ok(Some((user, None)));
+    }
+    let mut listed = Vec::with_capacity(rows.len());
+    for row in &rows {
+        if let Some(found) = ListedRow::decode_at(row, LIVE_SESSION_COLUMNS)? {
+            listed.push(found);
+        }
+    }
+    let page = users::finish_page(db, user.org_id, query, listed).await?;
+    Ok(Some((user, Some(page))))
+}
+
+/// Touch at most once a minute: keeps the idle clock honest without a write per request.
+async fn touch_if_stale(db: &Db, user: &SessionUser) -> Result<()> {
     if Utc::now() - user.last_seen_at > Duration::seconds(60) {
         sqlx::query("update sessions set last_seen_at = now() where token_hash = $1")
-            .bind(&hash)
+            .bind(&user.token_hash)
             .execute(db)
             .await?;
     }
-    user.token_hash = hash;
-    Ok(Some(user))
+    Ok(())
 }
 
 pub async fn revoke(db: &Db, token: &str) -> Result<()> {

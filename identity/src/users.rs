@@ -137,7 +137,7 @@ impl ListedUser {
 /// so the default page is read from the index alone; change both together.
 const LISTED_COLUMNS: &str = "id, email, given_name, family_name, role, status, source, last_login_at";
 
-struct ListedRow {
+pub(crate) struct ListedRow {
     listed: ListedUser,
     /// The unfiltered total from the counters, carried on every row (see `list`).
     total: Option<i64>,
@@ -146,22 +146,40 @@ struct ListedRow {
 /// Decoded by position, in the order `list` selects: `LISTED_COLUMNS`, the invitation's two
 /// dates, then the total when it rides along. Looking each column up by name (the derived
 /// decoder) was 4% of the server's CPU time on the Users tab: 500 hashed lookups a page.
+impl ListedRow {
+    /// Reads a listed user from `row`, starting at column `at`; `None` when the id there is null
+    /// (the session-scoped list's one row for an empty page, see `sessions`).
+    pub(crate) fn decode_at(row: &PgRow, at: usize) -> sqlx::Result<Option<ListedRow>> {
+        let Some(id) = row.try_get(at)? else {
+            return Ok(None);
+        };
+        Ok(Some(ListedRow {
+            listed: ListedUser {
+                id,
+                email: row.try_get(at + 1)?,
+                given_name: row.try_get(at + 2)?,
+                family_name: row.try_get(at + 3)?,
+                role: row.try_get(at + 4)?,
+                status: row.try_get(at + 5)?,
+                source: row.try_get(at + 6)?,
+                last_login_at: row.try_get(at + 7)?,
+                invite_sent_at: row.try_get(at + 8)?,
+                invite_expires_at: row.try_get(at + 9)?,
+            },
+            total: if row.len() > at + 10 {
+                row.try_get(at + 10)?
+            } else {
+                None
+            },
+        }))
+    }
+}
+
 impl<'r> FromRow<'r, PgRow> for ListedRow {
     fn from_row(row: &'r PgRow) -> sqlx::Result<Self> {
-        Ok(ListedRow {
-            listed: ListedUser {
-                id: row.try_get(0)?,
-                email: row.try_get(1)?,
-                given_name: row.try_get(2)?,
-                family_name: row.try_get(3)?,
-                role: row.try_get(4)?,
-                status: row.try_get(5)?,
-                source: row.try_get(6)?,
-                last_login_at: row.try_get(7)?,
-                invite_sent_at: row.try_get(8)?,
-                invite_expires_at: row.try_get(9)?,
-            },
-            total: if row.len() > 10 { row.try_get(10)? } else { None },
+        ListedRow::decode_at(row, 0)?.ok_or_else(|| sqlx::Error::ColumnDecode {
+            index: "0".into(),
+            source: "a listed user without an id".into(),
         })
     }
 }
@@ -180,13 +198,33 @@ pub const MAX_PER_PAGE: u32 = 200;
 /// Pages of the users list whose statements stay prepared on each connection (see `list`).
 const PREPARED_PAGES: i64 = 10;
 
+/// Which organisation's users a list statement reads.
+#[derive(Clone, Copy)]
+pub(crate) enum OrgScope {
+    /// An organisation already known (the caller's session was resolved before).
+    Id(Uuid),
+    /// The organisation of the session resolved in the same statement, as the column `me.org_id`
+    /// of its `me` table (see `sessions::resolve_with_users_page`).
+    SessionTable,
+}
+
+impl OrgScope {
+    fn push<'a>(self, qb: &mut QueryBuilder<'a, Postgres>) {
+        match self {
+            OrgScope::Id(id) => qb.push_bind(id),
+            OrgScope::SessionTable => qb.push("me.org_id"),
+        };
+    }
+}
+
 fn push_filters<'a>(
     qb: &mut QueryBuilder<'a, Postgres>,
-    org_id: Uuid,
+    org: OrgScope,
     query: &'a UserQuery,
     pattern: &'a Option<String>,
 ) {
-    qb.push(" where org_id = ").push_bind(org_id);
+    qb.push(" where users.org_id = ");
+    org.push(qb);
     // Deleted users are kept for SCIM history but never listed.
     match query.status {
         Some(status) => {
@@ -203,7 +241,7 @@ fn push_filters<'a>(
 
 impl UserQuery {
     /// The LIKE pattern for the search text, if there is any.
-    fn search_pattern(&self) -> Option<String> {
+    pub(crate) fn search_pattern(&self) -> Option<String> {
         self.search
             .as_deref()
             .map(str::trim)
@@ -223,20 +261,35 @@ fn like_pattern(search: &str) -> String {
 }
 
 pub async fn list(db: &Db, org_id: Uuid, query: &UserQuery) -> Result<UserPage> {
+    let pattern = query.search_pattern();
+    let mut qb = QueryBuilder::new("");
+    let persistent = push_list(&mut qb, OrgScope::Id(org_id), query, &pattern);
+    let rows: Vec<ListedRow> = qb.build_query_as().persistent(persistent).fetch_all(db).await?;
+    finish_page(db, org_id, query, rows).await
+}
+
+/// Writes the statement for one page of the list, scoped to `org`; returns whether to keep
+/// it prepared. Its columns are `LISTED_COLUMNS`, the open invitation's two dates and, when
+/// nothing filters the list, the total (see `ListedRow`).
+pub(crate) fn push_list<'a>(
+    qb: &mut QueryBuilder<'a, Postgres>,
+    org: OrgScope,
+    query: &'a UserQuery,
+    pattern: &'a Option<String>,
+) -> bool {
     let per_page = query.per_page.clamp(1, MAX_PER_PAGE) as i64;
     let page = query.page.max(1) as i64;
-    let pattern = query.search_pattern();
 
     // One round trip for the page: each user's open invitation comes from a lateral join, and
     // when nothing filters the list, the total rides along from the trigger-kept counters.
     let counted_inline = pattern.is_none() && query.status.is_none();
-    let mut qb = QueryBuilder::new(format!(
+    qb.push(format!(
         "select {LISTED_COLUMNS}, inv.invite_sent_at, inv.invite_expires_at"
     ));
     if counted_inline {
-        qb.push(", (select sum(n)::bigint from org_user_counts c where c.org_id = ")
-            .push_bind(org_id)
-            .push(" and c.status <> 'deleted') as total");
+        qb.push(", (select sum(n)::bigint from org_user_counts c where c.org_id = ");
+        org.push(qb);
+        qb.push(" and c.status <> 'deleted') as total");
     }
     qb.push(
         " from users left join lateral (select i.created_at as invite_sent_at, i.expires_at as invite_expires_at
@@ -244,7 +297,7 @@ pub async fn list(db: &Db, org_id: Uuid, query: &UserQuery) -> Result<UserPage> 
              and i.accepted_at is null and i.revoked_at is null and i.superseded_at is null
            order by i.created_at desc limit 1) inv on true",
     );
-    push_filters(&mut qb, org_id, query, &pattern);
+    push_filters(qb, org, query, pattern);
     // Sort keys come from a closed enum, never from the request text.
     let (column, nulls) = match query.sort {
         UserSort::Name => ("sort_name", ""),
@@ -271,17 +324,19 @@ pub async fn list(db: &Db, org_id: Uuid, query: &UserQuery) -> Result<UserPage> 
     // are kept prepared; walking deep pages must not push everything else out of the cache.
     // Searches are planned for their actual pattern (an unnamed statement): a cached generic
     // plan can pick a full index scan and turn a 5 ms search into a 500 ms one.
-    let searching = pattern.is_some();
-    let keep_prepared = !searching && page <= PREPARED_PAGES;
-    let rows: Vec<ListedRow> = qb.build_query_as().persistent(keep_prepared).fetch_all(db).await?;
+    pattern.is_none() && page <= PREPARED_PAGES
+}
+
+/// The page from its rows, counting the matches separately when the total did not ride along.
+pub(crate) async fn finish_page(db: &Db, org_id: Uuid, query: &UserQuery, rows: Vec<ListedRow>) -> Result<UserPage> {
+    let pattern = query.search_pattern();
     let inline_total = rows.first().and_then(|r| r.total);
     let users = rows.into_iter().map(|r| r.listed).collect();
-
     let (total, total_is_lower_bound) = if let Some(total) = inline_total {
         (total, false)
     } else if pattern.is_some() {
         let mut count = QueryBuilder::new("select count(*) from (select 1 from users");
-        push_filters(&mut count, org_id, query, &pattern);
+        push_filters(&mut count, OrgScope::Id(org_id), query, &pattern);
         count.push(" limit ").push_bind(SEARCH_COUNT_CAP + 1).push(") capped");
         let n: i64 = count.build_query_scalar().persistent(false).fetch_one(db).await?;
         (n.min(SEARCH_COUNT_CAP), n > SEARCH_COUNT_CAP)
@@ -300,7 +355,7 @@ pub async fn list(db: &Db, org_id: Uuid, query: &UserQuery) -> Result<UserPage> 
 pub async fn invitable_ids_matching(db: &Db, org_id: Uuid, query: &UserQuery, limit: i64) -> Result<Vec<Uuid>> {
     let pattern = query.search_pattern();
     let mut qb = QueryBuilder::new("select id from users");
-    push_filters(&mut qb, org_id, query, &pattern);
+    push_filters(&mut qb, OrgScope::Id(org_id), query, &pattern);
     qb.push(
         " and (status = 'imported' or (status = 'invited' and not exists (select 1 from invites i where i.org_id = users.org_id
            and i.user_id = users.id and i.expires_at > now() and i.accepted_at is null and i.revoked_at is null

@@ -146,17 +146,23 @@ mod convert {
     }
 }
 
+/// Longest search text, in bytes.
+#[cfg(feature = "ssr")]
+const MAX_SEARCH_LEN: usize = 200;
+
 #[server(endpoint = "list_users")]
 pub async fn list_users(#[server(default)] query: UsersQuery) -> Result<UsersPage, AppError> {
     let caller = crate::ssr::admin().await?;
-    if query.q.len() > 200 {
+    if query.q.len() > MAX_SEARCH_LEN {
         return Err(AppError::invalid("q", "Search for at most 200 characters."));
     }
     let page = query.page.max(1);
-    let q = convert::query(&query, page);
-    let result = identity::users::list(&caller.state.db, caller.user.org_id, &q)
-        .await
-        .map_err(|e| caller.fail(e))?;
+    let result = match caller.ctx.take_users_page(&query) {
+        Some(preloaded) => preloaded,
+        None => identity::users::list(&caller.state.db, caller.user.org_id, &convert::query(&query, page))
+            .await
+            .map_err(|e| caller.fail(e))?,
+    };
     let users = result.users.into_iter().map(convert::list_row).collect();
     Ok(UsersPage {
         users,
@@ -247,6 +253,19 @@ pub async fn set_user_active(id: Uuid, active: bool) -> Result<UserRow, AppError
     let user = result.map_err(|e| caller.fail(e))?;
     leptos_axum::redirect(&format!("/users/{id}"));
     Ok(convert::row(user))
+}
+
+/// For the server's middleware: the page a GET of `/users` with these query parameters shows,
+/// as the table's state and as the identity layer's query, so the session lookup can read that
+/// page in the same statement. `None` for a state `list_users` refuses.
+#[cfg(feature = "ssr")]
+pub fn preload_query(get: impl Fn(&str) -> Option<String>) -> Option<(UsersQuery, identity::users::UserQuery)> {
+    let query = query_from(get);
+    if query.q.len() > MAX_SEARCH_LEN {
+        return None;
+    }
+    let identity_query = convert::query(&query, query.page);
+    Some((query, identity_query))
 }
 
 /// Reads the Users tab state from its URL query.

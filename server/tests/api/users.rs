@@ -32,21 +32,28 @@ async fn add_member(admin: &Browser, email: &str, password: &str) -> uuid::Uuid 
     res.json().await.unwrap()
 }
 
-#[tokio::test]
-async fn admins_search_filter_sort_and_page_through_users() {
-    let app = spawn_app().await;
-    let admin = app.first_admin().await;
-    let org_id = app.org_id("acme").await;
+/// Adds person1..person120@acme.test ("Person 001".."Person 120"): every tenth deactivated, the
+/// rest imported; every third signed in, person N N minutes ago.
+async fn add_people(app: &TestApp, org_id: uuid::Uuid) {
     sqlx::query(
-        "insert into users (org_id, id, email, given_name, family_name, role, status, source)
+        "insert into users (org_id, id, email, given_name, family_name, role, status, source, last_login_at)
          select $1, gen_random_uuid(), 'person' || n || '@acme.test', 'Person', lpad(n::text, 3, '0'), 'member',
-                case when n % 10 = 0 then 'deactivated' else 'imported' end, 'manual'
+                case when n % 10 = 0 then 'deactivated' else 'imported' end, 'manual',
+                case when n % 3 = 0 then now() - (n || ' minutes')::interval end
          from generate_series(1, 120) n",
     )
     .bind(org_id)
     .execute(&app.db)
     .await
     .unwrap();
+}
+
+#[tokio::test]
+async fn admins_search_filter_sort_and_page_through_users() {
+    let app = spawn_app().await;
+    let admin = app.first_admin().await;
+    let org_id = app.org_id("acme").await;
+    add_people(&app, org_id).await;
 
     let page: serde_json::Value = admin.call_json("list_users", &[("query[page]", "3")]).await;
     assert_eq!(page["total"], 121);
@@ -302,4 +309,181 @@ async fn a_signed_out_visitor_is_sent_to_sign_in_and_back() {
     assert_eq!(res.status(), 302);
     assert_eq!(location(&res), "/login?next=%2Fusers%3Fq%3Dmo");
     assert!(!res.text().await.unwrap().contains("Users in this workspace"));
+}
+
+/// The emails of the rows a server-rendered Users page shows, in order.
+fn emails_on_page(html: &str) -> Vec<String> {
+    html.split("</a></td><td>")
+        .skip(1)
+        .map(|rest| rest.split('<').next().unwrap().to_owned())
+        .collect()
+}
+
+/// The emails `list_users` answers for the same state of the table.
+async fn emails_listed(admin: &Browser, fields: &[(&str, &str)]) -> (Vec<String>, i64) {
+    let page: serde_json::Value = admin.call_json("list_users", fields).await;
+    let emails = page["users"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|u| u["email"].as_str().unwrap().to_owned())
+        .collect();
+    (emails, page["total"].as_i64().unwrap())
+}
+
+#[tokio::test]
+async fn the_users_page_read_with_the_session_matches_the_list_for_every_search_filter_order_and_page() {
+    let app = spawn_app().await;
+    let admin = app.first_admin().await;
+    let org_id = app.org_id("acme").await;
+    add_people(&app, org_id).await;
+
+    let cases: &[(&str, &[(&str, &str)])] = &[
+        ("/users", &[]),
+        ("/users?page=3", &[("query[page]", "3")]),
+        ("/users?q=person+07", &[("query[q]", "person 07")]),
+        (
+            "/users?status=deactivated&sort=email&dir=desc",
+            &[
+                ("query[status]", "deactivated"),
+                ("query[sort]", "email"),
+                ("query[descending]", "true"),
+            ],
+        ),
+        (
+            "/users?sort=last_login&dir=desc&page=2",
+            &[
+                ("query[sort]", "last_login"),
+                ("query[descending]", "true"),
+                ("query[page]", "2"),
+            ],
+        ),
+        ("/users?q=nobody", &[("query[q]", "nobody")]),
+    ];
+    for (url, fields) in cases {
+        let html = admin.get(url).await.text().await.unwrap();
+        let (listed, total) = emails_listed(&admin, fields).await;
+        assert_eq!(emails_on_page(&html), listed, "{url} shows other rows than the list");
+        if !listed.is_empty() {
+            assert!(
+                html.contains(&format!(" of {total}")),
+                "{url} shows another total than {total}"
+            );
+        }
+    }
+}
+
+#[tokio::test]
+async fn the_users_page_is_read_only_for_a_live_admin_session_and_only_from_its_own_workspace() {
+    let app = spawn_app_with(|s| s.open_signup = true).await;
+    let ada = app.first_admin().await;
+    app.another_workspace("Beta", "bea@beta.test").await;
+    let bea = app.browser();
+    bea.sign_in("bea@beta.test", PASSWORD).await;
+    let beta_page = bea.get("/users").await.text().await.unwrap();
+    assert_eq!(
+        emails_on_page(&beta_page),
+        ["bea@beta.test"],
+        "another workspace's users leaked"
+    );
+
+    // A member gets no rows, even though the page is read with the session.
+    add_member(&ada, "mo@acme.test", PASSWORD).await;
+    let bo_id = add_member(&ada, "bo@acme.test", PASSWORD).await.to_string();
+    assert_eq!(edit(&ada, &bo_id, "bo@acme.test", "Bo", "admin").await.status(), 200);
+    let bo = app.browser();
+    bo.sign_in("bo@acme.test", PASSWORD).await;
+    assert_eq!(emails_on_page(&bo.get("/users").await.text().await.unwrap()).len(), 3);
+
+    // Demoted: the next view of the page has no rows.
+    assert_eq!(edit(&ada, &bo_id, "bo@acme.test", "Bo", "member").await.status(), 200);
+    let demoted = bo.get("/users").await.text().await.unwrap();
+    assert!(demoted.contains("Admins only"));
+    assert!(emails_on_page(&demoted).is_empty(), "a member was shown the users");
+
+    // Deactivated: the session no longer counts, so the page sends them to sign in.
+    assert_eq!(
+        ada.call("set_user_active", &[("id", &bo_id), ("active", "false")])
+            .await
+            .status(),
+        200
+    );
+    let res = bo.get("/users").await;
+    assert_eq!(res.status(), 302);
+    assert!(location(&res).starts_with("/login"));
+
+    // A forged cookie is a signed-out visitor.
+    let forged = reqwest::Client::builder()
+        .redirect(reqwest::redirect::Policy::none())
+        .build()
+        .unwrap()
+        .get(format!("{}/users", app.address))
+        .header("accept", "text/html")
+        .header("cookie", format!("rollcall_session={}", "a".repeat(64)))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(forged.status(), 302);
+}
+
+#[tokio::test]
+async fn reading_the_users_page_with_the_session_gives_the_page_listing_it_gives() {
+    use identity::sessions::{resolve_with_users_page, SessionPolicy};
+    use identity::users::{list, UserQuery, UserSort, UserStatus};
+    let app = spawn_app().await;
+    let admin = app.first_admin().await;
+    let org_id = app.org_id("acme").await;
+    add_people(&app, org_id).await;
+    add_member(&admin, "mo@acme.test", PASSWORD).await;
+    let member = app.browser();
+    let admin_token = session_cookie(&app.browser().sign_in("ada@acme.test", PASSWORD).await);
+    let member_token = session_cookie(&member.sign_in("mo@acme.test", PASSWORD).await);
+    let token = |cookie: &str| cookie.trim_start_matches("rollcall_session=").to_owned();
+    let policy = SessionPolicy::default();
+
+    let query = |search: &str, status: Option<UserStatus>, sort: UserSort, descending: bool, page: u32| UserQuery {
+        search: Some(search.to_owned()),
+        status,
+        sort,
+        descending,
+        page,
+        per_page: 50,
+    };
+    let cases = [
+        query("", None, UserSort::Name, false, 1),
+        query("", None, UserSort::Name, false, 3),
+        query("person 07", None, UserSort::Name, false, 1),
+        query("", Some(UserStatus::Deactivated), UserSort::Email, true, 1),
+        query("", None, UserSort::LastLogin, true, 2),
+        query("nobody", None, UserSort::Name, false, 1),
+        query("", None, UserSort::Name, false, 9),
+    ];
+    for case in &cases {
+        let (user, page) = resolve_with_users_page(&app.db, &policy, &token(&admin_token), case)
+            .await
+            .unwrap()
+            .expect("a live session");
+        assert_eq!(user.email, "ada@acme.test");
+        let page = page.expect("an admin gets the page");
+        let listed = list(&app.db, org_id, case).await.unwrap();
+        let ids = |users: &[identity::users::ListedUser]| users.iter().map(|u| u.id).collect::<Vec<_>>();
+        assert_eq!(ids(&page.users), ids(&listed.users), "{case:?}");
+        assert_eq!(
+            (page.total, page.total_is_lower_bound),
+            (listed.total, listed.total_is_lower_bound),
+            "{case:?}"
+        );
+    }
+
+    // A member's session resolves, without the page; a forged token resolves to nobody.
+    let (user, page) = resolve_with_users_page(&app.db, &policy, &token(&member_token), &cases[0])
+        .await
+        .unwrap()
+        .expect("a live session");
+    assert_eq!(user.email, "mo@acme.test");
+    assert!(page.is_none(), "a member was given the users");
+    let forged = resolve_with_users_page(&app.db, &policy, &"a".repeat(64), &cases[0])
+        .await
+        .unwrap();
+    assert!(forged.is_none());
 }
