@@ -96,6 +96,23 @@ fn push_live_session<'a>(qb: &mut QueryBuilder<'a, Postgres>, token_hash: &'a [u
 
 /// Columns `push_live_session` selects.
 const LIVE_SESSION_COLUMNS: usize = 9;
+/// Nulls of the types of a listed user's columns, in `ListedRow`'s order; the total is last.
+const PAGE_NULLS: [&str; 11] = [
+    "null::uuid",
+    "null::text",
+    "null::text",
+    "null::text",
+    "null::text",
+    "null::text",
+    "null::text",
+    "null::timestamptz",
+    "null::timestamptz",
+    "null::timestamptz",
+    "null::bigint",
+];
+/// Nulls of the types of `push_live_session`'s columns, in its order.
+const SESSION_NULLS: &str = "null::uuid, null::text, null::text, null::uuid, null::text, null::text, null::text, \
+                             null::text, null::timestamptz";
 
 impl SessionUser {
     fn decode(row: &PgRow, token_hash: Vec<u8>) -> sqlx::Result<SessionUser> {
@@ -146,27 +163,34 @@ pub async fn resolve_with_users_page(
     }
     let hash = token::digest(token);
     let pattern = query.search_pattern();
+    // The page's rows (for an admin), then the session's row, each with the other's columns
+    // null: the session's columns are sent once, not on every row of the page.
     let mut qb = QueryBuilder::new("with me as (");
     push_live_session(&mut qb, &hash, policy);
-    // One row per listed user, each led by the session's columns; a single row with the list's
-    // columns null when the page is empty or the session is not an admin's.
-    qb.push(") select me.*, page.* from me left join lateral (");
-    let persistent = users::push_list(&mut qb, OrgScope::SessionTable, query, &pattern);
-    qb.push(") page on me.role = 'admin'");
-    let rows = qb.build().persistent(persistent).fetch_all(db).await?;
-    let Some(first) = rows.first() else {
+    qb.push(") select ")
+        .push(SESSION_NULLS)
+        .push(", page.* from me cross join lateral (");
+    let statement = users::push_list(&mut qb, OrgScope::SessionTable, query, &pattern);
+    qb.push(") page where me.role = 'admin' union all select me.*, ");
+    qb.push(PAGE_NULLS[..statement.columns].join(", "));
+    qb.push(" from me");
+    let rows = qb.build().persistent(statement.keep_prepared).fetch_all(db).await?;
+    let mut session = None;
+    let mut listed = Vec::with_capacity(rows.len());
+    for row in &rows {
+        // The session's row is the one whose org is not null; the page keeps its order.
+        if row.try_get::<Option<Uuid>, _>(0)?.is_some() {
+            session = Some(SessionUser::decode(row, hash.clone())?);
+        } else if let Some(found) = ListedRow::decode_at(row, LIVE_SESSION_COLUMNS)? {
+            listed.push(found);
+        }
+    }
+    let Some(user) = session else {
         return Ok(None);
     };
-    let user = SessionUser::decode(first, hash.clone())?;
     touch_if_stale(db, &user).await?;
     if !user.is_admin() {
         return Ok(Some((user, None)));
-    }
-    let mut listed = Vec::with_capacity(rows.len());
-    for row in &rows {
-        if let Some(found) = ListedRow::decode_at(row, LIVE_SESSION_COLUMNS)? {
-            listed.push(found);
-        }
     }
     let page = users::finish_page(db, user.org_id, query, listed).await?;
     Ok(Some((user, Some(page))))

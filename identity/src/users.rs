@@ -148,7 +148,7 @@ pub(crate) struct ListedRow {
 /// decoder) was 4% of the server's CPU time on the Users tab: 500 hashed lookups a page.
 impl ListedRow {
     /// Reads a listed user from `row`, starting at column `at`; `None` when the id there is null
-    /// (the session-scoped list's one row for an empty page, see `sessions`).
+    /// (a row that carries something else, see `sessions::resolve_with_users_page`).
     pub(crate) fn decode_at(row: &PgRow, at: usize) -> sqlx::Result<Option<ListedRow>> {
         let Some(id) = row.try_get(at)? else {
             return Ok(None);
@@ -263,20 +263,30 @@ fn like_pattern(search: &str) -> String {
 pub async fn list(db: &Db, org_id: Uuid, query: &UserQuery) -> Result<UserPage> {
     let pattern = query.search_pattern();
     let mut qb = QueryBuilder::new("");
-    let persistent = push_list(&mut qb, OrgScope::Id(org_id), query, &pattern);
-    let rows: Vec<ListedRow> = qb.build_query_as().persistent(persistent).fetch_all(db).await?;
+    let statement = push_list(&mut qb, OrgScope::Id(org_id), query, &pattern);
+    let rows: Vec<ListedRow> = qb
+        .build_query_as()
+        .persistent(statement.keep_prepared)
+        .fetch_all(db)
+        .await?;
     finish_page(db, org_id, query, rows).await
 }
 
-/// Writes the statement for one page of the list, scoped to `org`; returns whether to keep
-/// it prepared. Its columns are `LISTED_COLUMNS`, the open invitation's two dates and, when
-/// nothing filters the list, the total (see `ListedRow`).
+/// What `push_list` wrote.
+pub(crate) struct ListStatement {
+    pub keep_prepared: bool,
+    /// `LISTED_COLUMNS`, the open invitation's two dates and, when nothing filters the list,
+    /// the total (see `ListedRow`).
+    pub columns: usize,
+}
+
+/// Writes the statement for one page of the list, scoped to `org`.
 pub(crate) fn push_list<'a>(
     qb: &mut QueryBuilder<'a, Postgres>,
     org: OrgScope,
     query: &'a UserQuery,
     pattern: &'a Option<String>,
-) -> bool {
+) -> ListStatement {
     let per_page = query.per_page.clamp(1, MAX_PER_PAGE) as i64;
     let page = query.page.max(1) as i64;
 
@@ -324,7 +334,10 @@ pub(crate) fn push_list<'a>(
     // are kept prepared; walking deep pages must not push everything else out of the cache.
     // Searches are planned for their actual pattern (an unnamed statement): a cached generic
     // plan can pick a full index scan and turn a 5 ms search into a 500 ms one.
-    pattern.is_none() && page <= PREPARED_PAGES
+    ListStatement {
+        keep_prepared: pattern.is_none() && page <= PREPARED_PAGES,
+        columns: if counted_inline { 11 } else { 10 },
+    }
 }
 
 /// The page from its rows, counting the matches separately when the total did not ride along.
