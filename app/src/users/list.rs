@@ -309,6 +309,19 @@ fn UsersTable(
         summary: result,
         rows_html,
     } = shown;
+    if result.ids.is_empty() && result.page > 1 {
+        // A link or bookmark to a page the list no longer reaches (people were removed, or the
+        // number was typed): say so, rather than that there is nobody.
+        let first_page = UsersQuery { page: 1, ..query };
+        return view! {
+            <div class="empty-state">
+                <p class="empty-title">{format!("There is no page {}", result.page)}</p>
+                <p>"The list ends before this page."</p>
+                <StateLink next=first_page go class="button">"Go to the first page"</StateLink>
+            </div>
+        }
+        .into_any();
+    }
     if result.ids.is_empty() {
         let filtered = !query.q.is_empty() || query.status.is_some();
         return if filtered {

@@ -487,3 +487,23 @@ async fn reading_the_users_page_with_the_session_gives_the_page_listing_it_gives
         .unwrap();
     assert!(forged.is_none());
 }
+
+#[tokio::test]
+async fn a_page_past_the_end_of_the_list_says_so_and_links_to_the_first_page() {
+    let app = spawn_app().await;
+    let admin = app.first_admin().await;
+    add_people(&app, app.org_id("acme").await).await;
+    // 121 people make three pages of 50.
+    let html = admin.get("/users?page=9").await.text().await.unwrap();
+    assert!(
+        html.contains("There is no page 9"),
+        "no message for a page past the end"
+    );
+    assert!(html.contains(r#"<a href="/users" class="button">Go to the first page"#));
+    assert!(
+        !html.contains("No users yet"),
+        "a page past the end claims there are no users"
+    );
+    let searched = admin.get("/users?q=person&page=9").await.text().await.unwrap();
+    assert!(searched.contains(r#"<a href="/users?q=person" class="button">Go to the first page"#));
+}
