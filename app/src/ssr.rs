@@ -244,4 +244,41 @@ mod tests {
         assert_eq!(cookie_value(header, "rollcall_session"), Some("abc"));
         assert_eq!(cookie_value(header, "missing"), None);
     }
+
+    use crate::model::UsersQuery;
+
+    fn context_with_page_for(query: UsersQuery) -> RequestContext {
+        RequestContext {
+            session: None,
+            ip: None,
+            request_id: "-".into(),
+            user_agent: None,
+            cookie_header: None,
+            users_page: Some(Arc::new(PreloadedUsersPage {
+                query,
+                page: std::sync::Mutex::new(Some(identity::users::UserPage {
+                    users: Vec::new(),
+                    total: 7,
+                    total_is_lower_bound: false,
+                })),
+            })),
+        }
+    }
+
+    #[test]
+    fn a_preloaded_users_page_answers_only_its_own_query_and_only_once() {
+        let shown = UsersQuery {
+            q: "ada".into(),
+            page: 2,
+            ..Default::default()
+        };
+        let ctx = context_with_page_for(shown.clone());
+        let other_page = UsersQuery {
+            page: 3,
+            ..shown.clone()
+        };
+        assert!(ctx.take_users_page(&other_page).is_none(), "another page was answered");
+        assert_eq!(ctx.take_users_page(&shown).map(|p| p.total), Some(7));
+        assert!(ctx.take_users_page(&shown).is_none(), "the page was handed out twice");
+    }
 }

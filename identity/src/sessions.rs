@@ -140,10 +140,11 @@ pub async fn resolve(db: &Db, policy: &SessionPolicy, token: &str) -> Result<Opt
     let mut qb = QueryBuilder::new("");
     push_live_session(&mut qb, &hash, policy);
     let row = qb.build().fetch_optional(db).await?;
+    drop(qb);
     let Some(row) = row else {
         return Ok(None);
     };
-    let user = SessionUser::decode(&row, hash.clone())?;
+    let user = SessionUser::decode(&row, hash)?;
     touch_if_stale(db, &user).await?;
     Ok(Some(user))
 }
@@ -192,7 +193,7 @@ pub async fn resolve_with_users_page(
     if !user.is_admin() {
         return Ok(Some((user, None)));
     }
-    let page = users::finish_page(db, user.org_id, query, listed).await?;
+    let page = users::finish_page(db, user.org_id, query, &pattern, listed).await?;
     Ok(Some((user, Some(page))))
 }
 

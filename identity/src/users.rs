@@ -139,11 +139,11 @@ const LISTED_COLUMNS: &str = "id, email, given_name, family_name, role, status, 
 
 pub(crate) struct ListedRow {
     listed: ListedUser,
-    /// The unfiltered total from the counters, carried on every row (see `list`).
+    /// The unfiltered total from the counters, carried on every row (see `push_list`).
     total: Option<i64>,
 }
 
-/// Decoded by position, in the order `list` selects: `LISTED_COLUMNS`, the invitation's two
+/// Decoded by position, in the order `push_list` selects: `LISTED_COLUMNS`, the invitation's two
 /// dates, then the total when it rides along. Looking each column up by name (the derived
 /// decoder) was 4% of the server's CPU time on the Users tab: 500 hashed lookups a page.
 impl ListedRow {
@@ -195,7 +195,7 @@ pub struct UserPage {
 /// Searches past this many matches show "10,000+" rather than counting every row.
 pub const SEARCH_COUNT_CAP: i64 = 10_000;
 pub const MAX_PER_PAGE: u32 = 200;
-/// Pages of the users list whose statements stay prepared on each connection (see `list`).
+/// Pages of the users list whose statements stay prepared on each connection (see `push_list`).
 const PREPARED_PAGES: i64 = 10;
 
 /// Which organisation's users a list statement reads.
@@ -269,7 +269,7 @@ pub async fn list(db: &Db, org_id: Uuid, query: &UserQuery) -> Result<UserPage> 
         .persistent(statement.keep_prepared)
         .fetch_all(db)
         .await?;
-    finish_page(db, org_id, query, rows).await
+    finish_page(db, org_id, query, &pattern, rows).await
 }
 
 /// What `push_list` wrote.
@@ -341,15 +341,20 @@ pub(crate) fn push_list<'a>(
 }
 
 /// The page from its rows, counting the matches separately when the total did not ride along.
-pub(crate) async fn finish_page(db: &Db, org_id: Uuid, query: &UserQuery, rows: Vec<ListedRow>) -> Result<UserPage> {
-    let pattern = query.search_pattern();
+pub(crate) async fn finish_page(
+    db: &Db,
+    org_id: Uuid,
+    query: &UserQuery,
+    pattern: &Option<String>,
+    rows: Vec<ListedRow>,
+) -> Result<UserPage> {
     let inline_total = rows.first().and_then(|r| r.total);
     let users = rows.into_iter().map(|r| r.listed).collect();
     let (total, total_is_lower_bound) = if let Some(total) = inline_total {
         (total, false)
     } else if pattern.is_some() {
         let mut count = QueryBuilder::new("select count(*) from (select 1 from users");
-        push_filters(&mut count, OrgScope::Id(org_id), query, &pattern);
+        push_filters(&mut count, OrgScope::Id(org_id), query, pattern);
         count.push(" limit ").push_bind(SEARCH_COUNT_CAP + 1).push(") capped");
         let n: i64 = count.build_query_scalar().persistent(false).fetch_one(db).await?;
         (n.min(SEARCH_COUNT_CAP), n > SEARCH_COUNT_CAP)
