@@ -115,17 +115,19 @@ const SESSION_NULLS: &str = "null::uuid, null::text, null::text, null::uuid, nul
                              null::text, null::timestamptz";
 
 impl SessionUser {
+    /// Decoded by position without sqlx's type check, like `ListedRow::decode_at`: the columns
+    /// are `push_live_session`'s own.
     fn decode(row: &PgRow, token_hash: Vec<u8>) -> sqlx::Result<SessionUser> {
         Ok(SessionUser {
-            org_id: row.try_get(0)?,
-            org_slug: row.try_get(1)?,
-            org_name: row.try_get(2)?,
-            user_id: row.try_get(3)?,
-            email: row.try_get(4)?,
-            given_name: row.try_get(5)?,
-            family_name: row.try_get(6)?,
-            role: row.try_get(7)?,
-            last_seen_at: row.try_get(8)?,
+            org_id: row.try_get_unchecked(0)?,
+            org_slug: row.try_get_unchecked(1)?,
+            org_name: row.try_get_unchecked(2)?,
+            user_id: row.try_get_unchecked(3)?,
+            email: row.try_get_unchecked(4)?,
+            given_name: row.try_get_unchecked(5)?,
+            family_name: row.try_get_unchecked(6)?,
+            role: row.try_get_unchecked(7)?,
+            last_seen_at: row.try_get_unchecked(8)?,
             token_hash,
         })
     }
