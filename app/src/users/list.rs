@@ -84,6 +84,12 @@ enum Record {
 #[island]
 fn UsersBrowser(initial: UsersPageSummary, query: UsersQuery) -> impl IntoView {
     let query = RwSignal::new(query);
+    // The first page's ids are not in the props; its rows, already on screen, carry them.
+    #[cfg(feature = "hydrate")]
+    let initial = UsersPageSummary {
+        ids: super::rows::ids_on_screen(),
+        ..initial
+    };
     // In the browser there is no context: the rows are already in the page it hydrates.
     let first_rows = use_context::<FirstRows>().map(|rows| rows.0).unwrap_or_default();
     let current = RwSignal::new(Ok::<ShownPage, AppError>(ShownPage {

@@ -95,6 +95,24 @@ pub fn changed_row(ev: &leptos::ev::Event) -> Option<(Uuid, bool)> {
     Some((id, input.checked()))
 }
 
+/// The ids of the rows the server rendered into the users table, in order. The island's first
+/// summary arrives without them (see `UsersPageSummary::ids`): each row already carries its id.
+#[cfg(feature = "hydrate")]
+pub fn ids_on_screen() -> Vec<Uuid> {
+    let Some(body) = leptos::prelude::document()
+        .query_selector("table.data tbody")
+        .ok()
+        .flatten()
+    else {
+        return Vec::new();
+    };
+    let rows = body.children();
+    (0..rows.length())
+        .filter_map(|i| rows.item(i)?.get_attribute("data-id"))
+        .filter_map(|id| Uuid::parse_str(&id).ok())
+        .collect()
+}
+
 /// Shows the selection on the rows already in the table: the row's highlight and its checkbox.
 #[cfg(feature = "hydrate")]
 pub fn mark_selected(body: &web_sys::Element, is_selected: impl Fn(Uuid) -> bool) {

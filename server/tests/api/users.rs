@@ -275,16 +275,26 @@ async fn the_users_page_arrives_rendered_with_its_data_loaded_and_sent_once() {
         "more than one link is marked current"
     );
     // The rows' details reach the browser once, in the rows themselves: the props of the
-    // table's island carry only which users are on the page.
+    // table's island carry only where the page sits in the list, and the browser takes who is
+    // on it from the rows' ids.
     let props = html
         .split("data-props=\"")
         .nth(1)
         .and_then(|rest| rest.split('"').next())
         .expect("the table's island has props");
-    assert!(props.contains("&quot;ids&quot;:["), "{props}");
+    assert!(props.contains("&quot;total&quot;:"), "{props}");
+    assert!(
+        !props.contains("ids"),
+        "the island's props list the page's ids: {props}"
+    );
     assert!(
         !props.contains("mo@acme.test"),
         "the island's props repeat the rows: {props}"
+    );
+    assert_eq!(
+        html.matches("<tr data-id=\"").count(),
+        2,
+        "the admin's and Mo's rows do not both carry their user's id"
     );
     assert!(
         !html.contains(r#"\"users\":["#),
