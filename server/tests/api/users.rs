@@ -276,7 +276,7 @@ async fn the_users_page_arrives_rendered_with_its_data_loaded_and_sent_once() {
     );
     // The rows' details reach the browser once, in the rows themselves: the props of the
     // table's island carry only where the page sits in the list, and the browser takes who is
-    // on it from the rows' ids.
+    // on it from the rows' links.
     let props = html
         .split("data-props=\"")
         .nth(1)
@@ -292,9 +292,9 @@ async fn the_users_page_arrives_rendered_with_its_data_loaded_and_sent_once() {
         "the island's props repeat the rows: {props}"
     );
     assert_eq!(
-        html.matches("<tr data-id=\"").count(),
+        html.matches("<td><a href=\"/users/").count(),
         2,
-        "the admin's and Mo's rows do not both carry their user's id"
+        "the admin's and Mo's rows do not both link to their user, whose id the browser reads"
     );
     assert!(
         !html.contains(r#"\"users\":["#),
