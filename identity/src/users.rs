@@ -304,11 +304,13 @@ pub(crate) fn push_list<'a>(
         org.push(qb);
         qb.push(" and c.status <> 'deleted') as total");
     }
+    // A person has at most one open invitation, and `invites_open_by_user` (unique on exactly
+    // this condition) holds its dates: one index-only probe per invited row, no sort.
     qb.push(
         " from users left join lateral (select i.created_at as invite_sent_at, i.expires_at as invite_expires_at
            from invites i where users.status = 'invited' and i.org_id = users.org_id and i.user_id = users.id
              and i.accepted_at is null and i.revoked_at is null and i.superseded_at is null
-           order by i.created_at desc limit 1) inv on true",
+           limit 1) inv on true",
     );
     push_filters(qb, org, query, pattern);
     // Sort keys come from a closed enum, never from the request text.
