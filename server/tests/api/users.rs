@@ -384,6 +384,64 @@ async fn the_users_page_read_with_the_session_matches_the_list_for_every_search_
 }
 
 #[tokio::test]
+async fn every_page_lists_its_users_once_in_order_each_with_its_open_invitation() {
+    let app = spawn_app().await;
+    let admin = app.first_admin().await;
+    let org_id = app.org_id("acme").await;
+    add_people(&app, org_id).await;
+    // People who fall on the first, second and third page; one invitation is resent, so an
+    // older, superseded link exists next to the open one.
+    let invited = ["person5@acme.test", "person61@acme.test", "person115@acme.test"];
+    for email in invited {
+        let id = app.user_id(email).await.to_string();
+        assert_eq!(
+            admin.call("invite_users", &[("ids[0]", id.as_str())]).await.status(),
+            200
+        );
+    }
+    let resent = app.user_id("person61@acme.test").await.to_string();
+    assert_eq!(admin.call("resend_invite", &[("user_id", &resent)]).await.status(), 200);
+
+    for (sort, descending, order) in [
+        ("name", "false", "sort_name asc, id asc"),
+        ("last_login", "true", "last_login_at desc nulls last, id desc"),
+    ] {
+        let expected: Vec<String> = sqlx::query_scalar(&format!(
+            "select email from users where org_id = $1 and status <> 'deleted' order by {order}"
+        ))
+        .bind(org_id)
+        .fetch_all(&app.db)
+        .await
+        .unwrap();
+        let mut listed = Vec::new();
+        for page in ["1", "2", "3"] {
+            let fields = [
+                ("query[sort]", sort),
+                ("query[descending]", descending),
+                ("query[page]", page),
+            ];
+            let answer: serde_json::Value = admin.call_json("list_users", &fields).await;
+            listed.extend(answer["users"].as_array().unwrap().iter().cloned());
+        }
+        let emails: Vec<&str> = listed.iter().map(|u| u["email"].as_str().unwrap()).collect();
+        assert_eq!(
+            emails, expected,
+            "pages sorted by {sort} skip, repeat or reorder people"
+        );
+        for row in &listed {
+            let is_invited = invited.contains(&row["email"].as_str().unwrap());
+            assert_eq!(
+                row["invite"].is_object(),
+                is_invited,
+                "{} (sorted by {sort}) shows the wrong invitation: {}",
+                row["email"],
+                row["invite"]
+            );
+        }
+    }
+}
+
+#[tokio::test]
 async fn the_users_page_is_read_only_for_a_live_admin_session_and_only_from_its_own_workspace() {
     let app = spawn_app_with(|s| s.open_signup = true).await;
     let ada = app.first_admin().await;
