@@ -13,6 +13,8 @@ use std::sync::Arc;
 /// Everything a request handler needs, shared by every request of one server process.
 pub struct ServerState {
     pub db: Db,
+    /// Connections for the session read every request starts with (see `ReadLane`).
+    pub lane: identity::db::ReadLane,
     pub sessions: SessionPolicy,
     pub throttle: ThrottlePolicy,
     pub open_signup: bool,

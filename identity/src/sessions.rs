@@ -1,6 +1,7 @@
 //! Server-side sessions in Postgres: any app server can resolve any session, and revoking one
 //! takes effect on the next request everywhere.
 
+use crate::db::ReadLane;
 use crate::error::Result;
 use crate::token::{self, Secret};
 use crate::users::{self, ListedRow, OrgScope, Role, UserPage, UserQuery};
@@ -134,14 +135,16 @@ impl SessionUser {
 }
 
 /// Resolves a cookie token to its user if the session is live and the user still active.
-pub async fn resolve(db: &Db, policy: &SessionPolicy, token: &str) -> Result<Option<SessionUser>> {
+pub async fn resolve(db: &Db, lane: &ReadLane, policy: &SessionPolicy, token: &str) -> Result<Option<SessionUser>> {
     if token.len() != 64 {
         return Ok(None);
     }
     let hash = token::digest(token);
     let mut qb = QueryBuilder::new("");
     push_live_session(&mut qb, &hash, policy);
-    let row = qb.build().fetch_optional(db).await?;
+    let mut conn = lane.acquire().await?;
+    let row = qb.build().fetch_optional(&mut *conn).await?;
+    conn.finished();
     drop(qb);
     let Some(row) = row else {
         return Ok(None);
@@ -157,6 +160,7 @@ pub async fn resolve(db: &Db, policy: &SessionPolicy, token: &str) -> Result<Opt
 /// was most of that page's cost (bench/users-page).
 pub async fn resolve_with_users_page(
     db: &Db,
+    lane: &ReadLane,
     policy: &SessionPolicy,
     token: &str,
     query: &UserQuery,
@@ -177,7 +181,13 @@ pub async fn resolve_with_users_page(
     qb.push(") page where me.role = 'admin' union all select me.*, ");
     qb.push(PAGE_NULLS[..statement.columns].join(", "));
     qb.push(" from me");
-    let rows = qb.build().persistent(statement.keep_prepared).fetch_all(db).await?;
+    let mut conn = lane.acquire().await?;
+    let rows = qb
+        .build()
+        .persistent(statement.keep_prepared)
+        .fetch_all(&mut *conn)
+        .await?;
+    conn.finished();
     let mut session = None;
     let mut listed = Vec::with_capacity(rows.len());
     for row in &rows {

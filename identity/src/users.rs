@@ -133,9 +133,10 @@ impl ListedUser {
     }
 }
 
-/// The columns the Users tab shows. The name-order index includes exactly these (migration 0004),
-/// so the default page is read from the index alone; change both together.
-const LISTED_COLUMNS: &str = "id, email, given_name, family_name, role, status, source, last_login_at";
+/// The columns the Users tab shows. The name-order index includes exactly these (migrations 0004
+/// and 0006), so the default page is read from the index alone; change both together.
+const LISTED_COLUMNS: &str =
+    "id, email, given_name, family_name, role, status, source, last_login_at, invite_sent_at, invite_expires_at";
 
 pub(crate) struct ListedRow {
     listed: ListedUser,
@@ -143,9 +144,9 @@ pub(crate) struct ListedRow {
     total: Option<i64>,
 }
 
-/// Decoded by position, in the order `push_list` selects: `LISTED_COLUMNS`, the invitation's two
-/// dates, then the total when it rides along. Looking each column up by name (the derived
-/// decoder) was 4% of the server's CPU time on the Users tab: 500 hashed lookups a page.
+/// Decoded by position, in the order `push_list` selects: `LISTED_COLUMNS`, then the total when
+/// it rides along. Looking each column up by name (the derived decoder) was 4% of the server's
+/// CPU time on the Users tab: 500 hashed lookups a page.
 /// The columns' types are fixed by `push_list`'s own text, so each value is decoded without
 /// sqlx's per-value check of the declared type against every type Rust's could come from (a
 /// further 5% of that CPU time); decoding still rejects a value of the wrong width or encoding.
@@ -156,6 +157,10 @@ impl ListedRow {
         let Some(id) = row.try_get_unchecked(at)? else {
             return Ok(None);
         };
+        let status: UserStatus = row.try_get_unchecked(at + 5)?;
+        // Only an invited person's invitation is shown (someone deactivated while invited may
+        // still hold an open link).
+        let invited = status == UserStatus::Invited;
         Ok(Some(ListedRow {
             listed: ListedUser {
                 id,
@@ -163,11 +168,11 @@ impl ListedRow {
                 given_name: row.try_get_unchecked(at + 2)?,
                 family_name: row.try_get_unchecked(at + 3)?,
                 role: row.try_get_unchecked(at + 4)?,
-                status: row.try_get_unchecked(at + 5)?,
+                status,
                 source: row.try_get_unchecked(at + 6)?,
                 last_login_at: row.try_get_unchecked(at + 7)?,
-                invite_sent_at: row.try_get_unchecked(at + 8)?,
-                invite_expires_at: row.try_get_unchecked(at + 9)?,
+                invite_sent_at: if invited { row.try_get_unchecked(at + 8)? } else { None },
+                invite_expires_at: if invited { row.try_get_unchecked(at + 9)? } else { None },
             },
             total: if row.len() > at + 10 {
                 row.try_get_unchecked(at + 10)?
@@ -278,8 +283,7 @@ pub async fn list(db: &Db, org_id: Uuid, query: &UserQuery) -> Result<UserPage> 
 /// What `push_list` wrote.
 pub(crate) struct ListStatement {
     pub keep_prepared: bool,
-    /// `LISTED_COLUMNS`, the open invitation's two dates and, when nothing filters the list,
-    /// the total (see `ListedRow`).
+    /// `LISTED_COLUMNS` and, when nothing filters the list, the total (see `ListedRow`).
     pub columns: usize,
 }
 
@@ -316,47 +320,20 @@ pub(crate) fn push_list<'a>(
     // the table, so it plans every execution afresh, which cost more than running the query.
     let offset = (page - 1) * per_page;
     let limit = format!(" limit {per_page} offset {offset}");
-    // Past the first page, the page is cut first and the invitations joined to its rows only:
-    // joined before the offset, every skipped row was probed too (page 40 of the Users tab: 4 ms
-    // of PostgreSQL's time instead of 1). On the first page the cut-first form costs more.
-    let cut_first = offset > 0;
 
-    // One round trip for the page: each user's open invitation comes from a lateral join, and
-    // when nothing filters the list, the total rides along from the trigger-kept counters.
+    // One round trip for the page. Each invited person's open invitation is on their row
+    // (mirrored from invites, migration 0006), and when nothing filters the list, the total
+    // rides along from the trigger-kept counters.
     let counted_inline = pattern.is_none() && query.status.is_none();
-    qb.push(format!(
-        "select {LISTED_COLUMNS}, inv.invite_sent_at, inv.invite_expires_at"
-    ));
+    qb.push(format!("select {LISTED_COLUMNS}"));
     if counted_inline {
         qb.push(", (select sum(n)::bigint from org_user_counts c where c.org_id = ");
         org.push(qb);
         qb.push(" and c.status <> 'deleted') as total");
     }
-    if cut_first {
-        // The cut rows keep the name `users`, so the join and the order below read the same
-        // either way.
-        qb.push(format!(
-            " from (select org_id, {LISTED_COLUMNS}, sort_name, created_at from users"
-        ));
-        push_filters(qb, org, query, pattern);
-        qb.push(format!("{order}{limit}) users"));
-    } else {
-        qb.push(" from users");
-    }
-    // A person has at most one open invitation, and `invites_open_by_user` (unique on exactly
-    // this condition) holds its dates: one index-only probe per invited row, no sort.
-    qb.push(
-        " left join lateral (select i.created_at as invite_sent_at, i.expires_at as invite_expires_at
-           from invites i where users.status = 'invited' and i.org_id = users.org_id and i.user_id = users.id
-             and i.accepted_at is null and i.revoked_at is null and i.superseded_at is null
-           limit 1) inv on true",
-    );
-    if cut_first {
-        qb.push(order);
-    } else {
-        push_filters(qb, org, query, pattern);
-        qb.push(format!("{order}{limit}"));
-    }
+    qb.push(" from users");
+    push_filters(qb, org, query, pattern);
+    qb.push(format!("{order}{limit}"));
     // Each page number is its own statement text, so only the first pages (nearly all traffic)
     // are kept prepared; walking deep pages must not push everything else out of the cache.
     // Searches are planned for their actual pattern (an unnamed statement): a cached generic

@@ -33,7 +33,8 @@ impl Database {
                 (pg.url(embedded_pg::DATABASE), Some(pg))
             }
         };
-        let db = identity::db::connect(&url, settings.db_max_connections)
+        let (pool_size, _) = settings.db_connection_split();
+        let db = identity::db::connect(&url, pool_size)
             .await
             .context("connecting to PostgreSQL")?;
         identity::db::migrate(&db)
@@ -80,7 +81,9 @@ impl Application {
             Some(url) => Some(crate::mailer::Mailer::new(url, &settings.mail_from)?),
             None => None,
         };
+        let (_, lane_size) = settings.db_connection_split();
         let state: SharedState = Arc::new(ServerState {
+            lane: identity::db::ReadLane::new(&db, lane_size),
             db,
             sessions: SessionPolicy {
                 idle_timeout: chrono::Duration::minutes(settings.session_idle_minutes.max(1)),

@@ -82,22 +82,24 @@ async fn resolve(
 ) -> identity::Result<(Option<SessionUser>, Option<Arc<PreloadedUsersPage>>)> {
     let Some((shown, query)) = users_query else {
         return Ok((
-            identity::sessions::resolve(&state.db, &state.sessions, token).await?,
+            identity::sessions::resolve(&state.db, &state.lane, &state.sessions, token).await?,
             None,
         ));
     };
-    let resolved = match identity::sessions::resolve_with_users_page(&state.db, &state.sessions, token, &query).await {
-        Ok(resolved) => resolved,
-        // The session alone, so a failure to read the page is reported by the page (with its
-        // request id), not taken for a sign-out.
-        Err(err) => {
-            tracing::warn!(error = ?err, "reading the Users page with the session failed");
-            return Ok((
-                identity::sessions::resolve(&state.db, &state.sessions, token).await?,
-                None,
-            ));
-        }
-    };
+    let resolved =
+        match identity::sessions::resolve_with_users_page(&state.db, &state.lane, &state.sessions, token, &query).await
+        {
+            Ok(resolved) => resolved,
+            // The session alone, so a failure to read the page is reported by the page (with its
+            // request id), not taken for a sign-out.
+            Err(err) => {
+                tracing::warn!(error = ?err, "reading the Users page with the session failed");
+                return Ok((
+                    identity::sessions::resolve(&state.db, &state.lane, &state.sessions, token).await?,
+                    None,
+                ));
+            }
+        };
     Ok(match resolved {
         None => (None, None),
         Some((user, page)) => {

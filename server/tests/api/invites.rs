@@ -375,3 +375,124 @@ async fn the_users_table_shows_each_open_invitation_and_drops_it_once_revoked() 
     let profile: serde_json::Value = admin.call_json("get_user", &[("id", &mo)]).await;
     assert!(profile["invite"].is_null());
 }
+
+/// What the Users tab lists as `email`'s invitation, and that person's one open invitation as
+/// the invites table has it (`null` for none), with the dates in the same format.
+async fn listed_and_open_invitation(
+    app: &TestApp,
+    admin: &Browser,
+    email: &str,
+) -> (serde_json::Value, serde_json::Value) {
+    let page: serde_json::Value = admin.call_json("list_users", &[]).await;
+    let row = page["users"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|u| u["email"] == email)
+        .unwrap_or_else(|| panic!("{email} is not listed"))
+        .clone();
+    let listed = match &row["invite"] {
+        serde_json::Value::Null => serde_json::Value::Null,
+        invite => serde_json::json!([
+            invite["sent_at"]
+                .as_str()
+                .unwrap()
+                .parse::<chrono::DateTime<chrono::Utc>>()
+                .unwrap(),
+            invite["expires_at"]
+                .as_str()
+                .unwrap()
+                .parse::<chrono::DateTime<chrono::Utc>>()
+                .unwrap(),
+        ]),
+    };
+    let open: Option<(chrono::DateTime<chrono::Utc>, chrono::DateTime<chrono::Utc>)> = sqlx::query_as(
+        "select i.created_at, i.expires_at from invites i join users u on u.org_id = i.org_id and u.id = i.user_id
+         where u.email = $1 and u.status = 'invited'
+           and i.accepted_at is null and i.revoked_at is null and i.superseded_at is null",
+    )
+    .bind(email)
+    .fetch_optional(&app.db)
+    .await
+    .unwrap();
+    (listed, serde_json::json!(open.map(|(sent, expires)| [sent, expires])))
+}
+
+#[tokio::test]
+async fn the_listed_invitation_follows_every_resend_revocation_and_acceptance_without_touching_the_profile() {
+    let smtp = MailServer::start();
+    let app = spawn_app_with(|s| s.smtp_url = Some(smtp.url())).await;
+    let admin = app.first_admin().await;
+    admin
+        .call("send_invites", &[("list", "mo@acme.test\nlin@acme.test")])
+        .await;
+    let mo = app.user_id("mo@acme.test").await.to_string();
+    let lin = app.user_id("lin@acme.test").await.to_string();
+    let profile_stamp = |email: &'static str| {
+        let db = app.db.clone();
+        async move {
+            sqlx::query_as::<_, (chrono::DateTime<chrono::Utc>, i64)>(
+                "select updated_at, version from users where email = $1",
+            )
+            .bind(email)
+            .fetch_one(&db)
+            .await
+            .unwrap()
+        }
+    };
+    let mo_before = profile_stamp("mo@acme.test").await;
+
+    let (listed, open) = listed_and_open_invitation(&app, &admin, "mo@acme.test").await;
+    assert!(!open.is_null(), "mo has no open invitation");
+    assert_eq!(listed, open, "the list shows another invitation than mo's open one");
+    let first = listed;
+
+    // A resend replaces the link: the list shows the new one's dates.
+    assert_eq!(admin.call("resend_invite", &[("user_id", &mo)]).await.status(), 200);
+    let (listed, open) = listed_and_open_invitation(&app, &admin, "mo@acme.test").await;
+    assert_eq!(
+        listed, open,
+        "after the resend the list shows another invitation than the open one"
+    );
+    assert_ne!(listed, first, "after the resend the list still shows the replaced link");
+    assert_eq!(
+        profile_stamp("mo@acme.test").await,
+        mo_before,
+        "resending changed mo's profile (updated_at, version)"
+    );
+
+    // A revocation: no invitation is listed.
+    assert_eq!(admin.call("revoke_invite", &[("user_id", &lin)]).await.status(), 200);
+    let (listed, open) = listed_and_open_invitation(&app, &admin, "lin@acme.test").await;
+    assert!(
+        listed.is_null() && open.is_null(),
+        "lin's revoked invitation is still listed: {listed}"
+    );
+
+    // An acceptance: mo is active and no invitation is listed.
+    let mails = smtp.wait_for(3, Duration::from_secs(20)).await;
+    let last_to_mo = mails.iter().rev().find(|m| m.to == "mo@acme.test").unwrap();
+    let res = accept(
+        &app.browser(),
+        &token_of(&link_in(&last_to_mo.text)),
+        "mo's long password",
+    )
+    .await;
+    assert_eq!(location(&res), "/");
+    let (listed, _) = listed_and_open_invitation(&app, &admin, "mo@acme.test").await;
+    assert!(listed.is_null(), "mo accepted, yet an invitation is listed: {listed}");
+
+    // Across everyone, the dates on each row are exactly the open invitation's.
+    let disagreeing: i64 = sqlx::query_scalar(
+        "select count(*) from users u left join invites i on i.org_id = u.org_id and i.user_id = u.id
+           and i.accepted_at is null and i.revoked_at is null and i.superseded_at is null
+         where (u.invite_sent_at, u.invite_expires_at) is distinct from (i.created_at, i.expires_at)",
+    )
+    .fetch_one(&app.db)
+    .await
+    .unwrap();
+    assert_eq!(
+        disagreeing, 0,
+        "users' invitation dates disagree with their open invitations"
+    );
+}

@@ -7,6 +7,7 @@ mod auth;
 mod cli;
 mod hostile_input;
 mod invites;
+mod read_lane;
 mod scale_out;
 mod static_files;
 mod users;

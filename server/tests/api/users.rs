@@ -525,6 +525,8 @@ async fn reading_the_users_page_with_the_session_gives_the_page_listing_it_gives
     let member_token = session_cookie(&member.sign_in("mo@acme.test", PASSWORD).await);
     let token = |cookie: &str| cookie.trim_start_matches("rollcall_session=").to_owned();
     let policy = SessionPolicy::default();
+    // One connection: every read below takes its turn on it.
+    let lane = identity::db::ReadLane::new(&app.db, 1);
 
     let query = |search: &str, status: Option<UserStatus>, sort: UserSort, descending: bool, page: u32| UserQuery {
         search: Some(search.to_owned()),
@@ -544,7 +546,7 @@ async fn reading_the_users_page_with_the_session_gives_the_page_listing_it_gives
         query("", None, UserSort::Name, false, 9),
     ];
     for case in &cases {
-        let (user, page) = resolve_with_users_page(&app.db, &policy, &token(&admin_token), case)
+        let (user, page) = resolve_with_users_page(&app.db, &lane, &policy, &token(&admin_token), case)
             .await
             .unwrap()
             .expect("a live session");
@@ -561,13 +563,13 @@ async fn reading_the_users_page_with_the_session_gives_the_page_listing_it_gives
     }
 
     // A member's session resolves, without the page; a forged token resolves to nobody.
-    let (user, page) = resolve_with_users_page(&app.db, &policy, &token(&member_token), &cases[0])
+    let (user, page) = resolve_with_users_page(&app.db, &lane, &policy, &token(&member_token), &cases[0])
         .await
         .unwrap()
         .expect("a live session");
     assert_eq!(user.email, "mo@acme.test");
     assert!(page.is_none(), "a member was given the users");
-    let forged = resolve_with_users_page(&app.db, &policy, &"a".repeat(64), &cases[0])
+    let forged = resolve_with_users_page(&app.db, &lane, &policy, &"a".repeat(64), &cases[0])
         .await
         .unwrap();
     assert!(forged.is_none());
