@@ -8,7 +8,8 @@ alter table users
     add column invite_sent_at timestamptz,
     add column invite_expires_at timestamptz;
 
--- Recomputes one person's mirror from invites. The person's row is locked first, so that when
+-- Recomputes one person's mirror from invites. The person's row is locked first (as the update
+-- below would, and no more: rows referring to the person can still be added), so that when
 -- two transactions change that person's invitations at once, the second reads the invitations
 -- only after the first has committed, and the mirror ends as the invitations do.
 create function mirror_open_invite(person_org uuid, person uuid) returns void language plpgsql as $$
@@ -16,7 +17,7 @@ declare
     sent timestamptz;
     expires timestamptz;
 begin
-    perform 1 from users where org_id = person_org and id = person for update;
+    perform 1 from users where org_id = person_org and id = person for no key update;
     select i.created_at, i.expires_at into sent, expires
       from invites i
      where i.org_id = person_org and i.user_id = person

@@ -71,10 +71,16 @@ pub struct Settings {
         global = true
     )]
     pub login_max_failures_per_ip: i32,
-    /// Most database connections per app server: half (at least one) serve the session read
+    /// Most database connections per app server (at least 2): half serve the session read
     /// every request starts with, the rest everything else. Default: three per CPU core (at
     /// least 6).
-    #[arg(long, env = "ROLLCALL_DB_MAX_CONNECTIONS", default_value_t = default_db_connections(), global = true)]
+    #[arg(
+        long,
+        env = "ROLLCALL_DB_MAX_CONNECTIONS",
+        default_value_t = default_db_connections(),
+        value_parser = clap::value_parser!(u32).range(2..),
+        global = true
+    )]
     pub db_max_connections: u32,
     /// SMTP server for outgoing mail, e.g. smtp://mail:25, smtp://user:pass@host:587?tls=required,
     /// smtps://user:pass@host. Without it mail waits in the outbox, readable by admins.
@@ -170,9 +176,9 @@ pub enum RoleArg {
 }
 
 impl Settings {
-    /// How the connection budget is shared: half (at least one) for the session read every
-    /// request starts with (`identity::db::ReadLane`), the rest (at least one) for the pool
-    /// every other statement uses. Returns (pool, lane).
+    /// How the connection budget (at least 2) is shared: half for the session read every
+    /// request starts with (`identity::db::ReadLane`), the rest for the pool every other
+    /// statement uses. Returns (pool, lane).
     pub fn db_connection_split(&self) -> (u32, u32) {
         let lane = (self.db_max_connections / 2).max(1);
         (self.db_max_connections.saturating_sub(lane).max(1), lane)

@@ -418,6 +418,19 @@ async fn listed_and_open_invitation(
     (listed, serde_json::json!(open.map(|(sent, expires)| [sent, expires])))
 }
 
+/// People whose row's invitation dates are not exactly their open invitation's (whatever their
+/// status: the list shows them only for invited people, but the mirror must hold for all).
+async fn mirror_disagreements(app: &TestApp) -> i64 {
+    sqlx::query_scalar(
+        "select count(*) from users u left join invites i on i.org_id = u.org_id and i.user_id = u.id
+           and i.accepted_at is null and i.revoked_at is null and i.superseded_at is null
+         where (u.invite_sent_at, u.invite_expires_at) is distinct from (i.created_at, i.expires_at)",
+    )
+    .fetch_one(&app.db)
+    .await
+    .unwrap()
+}
+
 #[tokio::test]
 async fn the_listed_invitation_follows_every_resend_revocation_and_acceptance_without_touching_the_profile() {
     let smtp = MailServer::start();
@@ -445,6 +458,7 @@ async fn the_listed_invitation_follows_every_resend_revocation_and_acceptance_wi
     let (listed, open) = listed_and_open_invitation(&app, &admin, "mo@acme.test").await;
     assert!(!open.is_null(), "mo has no open invitation");
     assert_eq!(listed, open, "the list shows another invitation than mo's open one");
+    assert_eq!(mirror_disagreements(&app).await, 0, "after the invitations");
     let first = listed;
 
     // A resend replaces the link: the list shows the new one's dates.
@@ -460,6 +474,7 @@ async fn the_listed_invitation_follows_every_resend_revocation_and_acceptance_wi
         mo_before,
         "resending changed mo's profile (updated_at, version)"
     );
+    assert_eq!(mirror_disagreements(&app).await, 0, "after the resend");
 
     // A revocation: no invitation is listed.
     assert_eq!(admin.call("revoke_invite", &[("user_id", &lin)]).await.status(), 200);
@@ -468,6 +483,7 @@ async fn the_listed_invitation_follows_every_resend_revocation_and_acceptance_wi
         listed.is_null() && open.is_null(),
         "lin's revoked invitation is still listed: {listed}"
     );
+    assert_eq!(mirror_disagreements(&app).await, 0, "after the revocation");
 
     // An acceptance: mo is active and no invitation is listed.
     let mails = smtp.wait_for(3, Duration::from_secs(20)).await;
@@ -482,17 +498,23 @@ async fn the_listed_invitation_follows_every_resend_revocation_and_acceptance_wi
     let (listed, _) = listed_and_open_invitation(&app, &admin, "mo@acme.test").await;
     assert!(listed.is_null(), "mo accepted, yet an invitation is listed: {listed}");
 
-    // Across everyone, the dates on each row are exactly the open invitation's.
-    let disagreeing: i64 = sqlx::query_scalar(
-        "select count(*) from users u left join invites i on i.org_id = u.org_id and i.user_id = u.id
-           and i.accepted_at is null and i.revoked_at is null and i.superseded_at is null
-         where (u.invite_sent_at, u.invite_expires_at) is distinct from (i.created_at, i.expires_at)",
-    )
-    .fetch_one(&app.db)
-    .await
-    .unwrap();
+    assert_eq!(mirror_disagreements(&app).await, 0, "after the acceptance");
+
+    // Deactivated while invited: the open link stays on the row, but the list shows no
+    // invitation for someone who is not invited.
+    admin.call("send_invites", &[("list", "kit@acme.test")]).await;
+    let kit = app.user_id("kit@acme.test").await.to_string();
     assert_eq!(
-        disagreeing, 0,
-        "users' invitation dates disagree with their open invitations"
+        admin
+            .call("set_user_active", &[("id", &kit), ("active", "false")])
+            .await
+            .status(),
+        200
+    );
+    assert_eq!(mirror_disagreements(&app).await, 0, "after the deactivation");
+    let (listed, _) = listed_and_open_invitation(&app, &admin, "kit@acme.test").await;
+    assert!(
+        listed.is_null(),
+        "a deactivated person is listed with an invitation: {listed}"
     );
 }

@@ -37,3 +37,20 @@ async fn two_app_servers_on_one_database_behave_as_one_app() {
         .unwrap();
     assert_eq!(call_with_cookie(&first.address, &cookie, "whoami", &[]).await, "null");
 }
+
+#[tokio::test]
+async fn a_server_of_the_previous_release_still_starts_once_a_newer_one_has_migrated() {
+    let app = spawn_app().await;
+    // What a newer release leaves behind: a migration this one does not know.
+    sqlx::query(
+        "insert into _sqlx_migrations (version, description, success, checksum, execution_time)
+         values (99990101000000, 'from a newer release', true, '\\x00', 1)",
+    )
+    .execute(&app.db)
+    .await
+    .unwrap();
+    // What every server runs at start.
+    identity::db::migrate(&app.db)
+        .await
+        .expect("an older server refused a database a newer one had migrated");
+}
