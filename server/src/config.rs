@@ -71,9 +71,9 @@ pub struct Settings {
         global = true
     )]
     pub login_max_failures_per_ip: i32,
-    /// Most database connections per app server (at least 2): half serve the session read
-    /// every request starts with, the rest everything else. Default: three per CPU core (at
-    /// least 6).
+    /// Most database connections per app server (at least 2): CPU cores + 1 (at most half)
+    /// serve the session read every request starts with, the rest everything else. Default:
+    /// 2 × CPU cores (at least 4) for the rest, plus CPU cores + 1.
     #[arg(
         long,
         env = "ROLLCALL_DB_MAX_CONNECTIONS",
@@ -176,11 +176,14 @@ pub enum RoleArg {
 }
 
 impl Settings {
-    /// How the connection budget (at least 2) is shared: half for the session read every
-    /// request starts with (`identity::db::ReadLane`), the rest for the pool every other
-    /// statement uses. Returns (pool, lane).
+    /// How the connection budget (at least 2) is shared: the session read every request starts
+    /// with (`identity::db::ReadLane`) gets one more than this machine's cores, at most half; the
+    /// pool every other statement uses gets the rest. The session read is one short statement
+    /// per request, so more of them at once than cores to run them would only queue in the
+    /// database. Returns (pool, lane).
     pub fn db_connection_split(&self) -> (u32, u32) {
-        let lane = (self.db_max_connections / 2).max(1);
+        let cores = std::thread::available_parallelism().map(|n| n.get()).unwrap_or(2) as u32;
+        let lane = (cores + 1).min(self.db_max_connections / 2).max(1);
         (self.db_max_connections.saturating_sub(lane).max(1), lane)
     }
 
@@ -226,12 +229,12 @@ impl Settings {
     }
 }
 
-/// About three connections per core, in two halves: the session read every request starts with
-/// (one statement per request; on 2 cores, 3 such connections served the Users tab 15% faster
-/// than 2), and the pool for everything else. More connections than the cores can run do not
-/// add throughput; they add queueing inside the database, which shows as tail latency (on 2
-/// cores, 20 pooled connections gave a 50% higher p99 than 4 on the Users tab).
+/// The pool's classic size, two connections per core (at least 4), plus one per core and one
+/// more for the session read (see `Settings::db_connection_split`; on 2 cores, 3 connections
+/// for that read served the Users tab 15% faster than 2). More connections than the cores can
+/// run do not add throughput; they add queueing inside the database, which shows as tail
+/// latency (on 2 cores, 20 pooled connections gave a 50% higher p99 than 4 on the Users tab).
 pub fn default_db_connections() -> u32 {
     let cores = std::thread::available_parallelism().map(|n| n.get()).unwrap_or(2) as u32;
-    (3 * cores).max(6)
+    (2 * cores).max(4) + cores + 1
 }
