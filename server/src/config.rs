@@ -182,7 +182,7 @@ impl Settings {
     /// per request, so more of them at once than cores to run them would only queue in the
     /// database. Returns (pool, lane).
     pub fn db_connection_split(&self) -> (u32, u32) {
-        let cores = std::thread::available_parallelism().map(|n| n.get()).unwrap_or(2) as u32;
+        let cores = cpu_cores();
         let lane = (cores + 1).min(self.db_max_connections / 2).max(1);
         (self.db_max_connections.saturating_sub(lane).max(1), lane)
     }
@@ -235,6 +235,11 @@ impl Settings {
 /// run do not add throughput; they add queueing inside the database, which shows as tail
 /// latency (on 2 cores, 20 pooled connections gave a 50% higher p99 than 4 on the Users tab).
 pub fn default_db_connections() -> u32 {
-    let cores = std::thread::available_parallelism().map(|n| n.get()).unwrap_or(2) as u32;
+    let cores = cpu_cores();
     (2 * cores).max(4) + cores + 1
+}
+
+/// This machine's cores, which both the default budget and its split are sized by.
+fn cpu_cores() -> u32 {
+    std::thread::available_parallelism().map(|n| n.get()).unwrap_or(2) as u32
 }
