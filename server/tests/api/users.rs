@@ -575,6 +575,61 @@ async fn reading_the_users_page_with_the_session_gives_the_page_listing_it_gives
     assert!(forged.is_none());
 }
 
+/// The Users tab's speed rests on this (bench/users-page): a view reads its page in the same
+/// statement as the session, on the session-read lane, and needs no pooled connection at all.
+/// Were the page read on its own (the middleware not recognising the view, say), it would
+/// wait here for a pooled connection that never comes free.
+#[tokio::test]
+async fn a_view_of_the_users_tab_reads_its_page_with_the_session_in_one_statement_and_no_pooled_connection() {
+    // Two connections in all: the session-read lane gets one, so its last statement is the
+    // page view's.
+    let app = spawn_app_with(|settings| settings.db_max_connections = 2).await;
+    let admin = app.first_admin().await;
+    add_member(&admin, "mo@acme.test", "").await;
+
+    // Every connection of the server's pool (shared with this test) taken.
+    let mut held = Vec::new();
+    for _ in 0..app.db.options().get_max_connections() {
+        held.push(app.db.acquire().await.unwrap());
+    }
+    let mut held_pids = Vec::new();
+    for conn in &mut held {
+        held_pids.push(
+            sqlx::query_scalar::<_, i32>("select pg_backend_pid()")
+                .fetch_one(&mut **conn)
+                .await
+                .unwrap(),
+        );
+    }
+
+    for (path, expected) in [
+        ("/users", ["ada@acme.test", "mo@acme.test"]),
+        ("/users?sort=email&dir=desc", ["mo@acme.test", "ada@acme.test"]),
+    ] {
+        let res = tokio::time::timeout(std::time::Duration::from_secs(5), admin.get(path))
+            .await
+            .unwrap_or_else(|_| panic!("{path} waited for a pooled connection"));
+        assert_eq!(res.status(), 200, "{path}");
+        assert_eq!(emails_on_page(&res.text().await.unwrap()), expected, "{path}");
+
+        // The lane's backend: the one connection of this database besides those held here.
+        let others: Vec<String> = sqlx::query_scalar(
+            "select query from pg_stat_activity where datname = current_database()
+               and backend_type = 'client backend' and pid <> all($1)",
+        )
+        .bind(&held_pids)
+        .fetch_all(&mut *held[0])
+        .await
+        .unwrap();
+        assert_eq!(others.len(), 1, "{others:?}");
+        assert!(
+            others[0].starts_with("with me as (") && others[0].contains(" union all select me.*"),
+            "the last statement of {path} was not the page read with the session: {}",
+            others[0]
+        );
+    }
+}
+
 #[tokio::test]
 async fn a_page_past_the_end_of_the_list_says_so_and_links_to_the_first_page() {
     let app = spawn_app().await;
