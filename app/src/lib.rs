@@ -27,6 +27,8 @@ use leptos_router::{path, SsrMode};
 /// plain markup: as `leptos_meta` components each would be registered and rendered again on
 /// every request. Only the title varies by page.
 pub fn shell(options: LeptosOptions) -> impl IntoView {
+    // Beside the script and WASM, under the bundle's version (see the server's `bundle`).
+    let stylesheet = format!("/{}/rollcall.css", options.site_pkg_dir);
     view! {
         <!DOCTYPE html>
         <html lang="en">
@@ -34,7 +36,7 @@ pub fn shell(options: LeptosOptions) -> impl IntoView {
                 <meta charset="utf-8"/>
                 <meta name="viewport" content="width=device-width, initial-scale=1"/>
                 <meta name="color-scheme" content="light dark"/>
-                <link id="leptos" rel="stylesheet" href="/pkg/rollcall.css"/>
+                <link id="leptos" rel="stylesheet" href=stylesheet/>
                 <link rel="icon" href="/favicon.svg" type="image/svg+xml"/>
                 <HydrationScripts options islands=true/>
                 <MetaTags/>

@@ -101,14 +101,15 @@ impl Application {
             public_url: public_url.clone(),
             smtp_configured: mailer.is_some(),
         });
+        let bundle = crate::http::bundle::Bundle::load(&settings.site_root);
         let leptos_options = LeptosOptions::builder()
             .output_name("rollcall")
             .site_root(settings.site_root.as_str())
-            .site_pkg_dir("pkg")
+            .site_pkg_dir(bundle.url_dir())
             .site_addr(local_addr)
             .build();
         let public_origin = origin_of(&public_url, local_addr);
-        let router = crate::http::router(state.clone(), leptos_options, public_origin);
+        let router = crate::http::router(state.clone(), leptos_options, bundle, public_origin);
         Ok(Application {
             listener,
             router,

@@ -2,6 +2,7 @@
 //! functions, and the middleware every request passes through.
 
 mod auth;
+pub mod bundle;
 mod context;
 mod guard;
 mod health;
@@ -20,30 +21,12 @@ use tower_http::trace::TraceLayer;
 /// for the largest legitimate request: a pasted list of 10,000 invitations.
 pub const MAX_BODY_BYTES: usize = 1024 * 1024;
 
-/// The WASM, JS and CSS the pages load. Release builds ship brotli and gzip copies next to each
-/// file (`cargo leptos build --release --precompress`), sent to browsers that accept them: the
-/// WASM is about a quarter of its raw size in brotli. File names are stable across releases, so
-/// browsers revalidate (a cheap 304) instead of trusting a stale copy after an upgrade.
-fn browser_bundle(options: &LeptosOptions) -> Router {
-    let dir = std::path::Path::new(options.site_root.as_ref()).join(options.site_pkg_dir.as_ref());
-    let files = tower_http::services::ServeDir::new(dir)
-        .precompressed_br()
-        .precompressed_gzip();
-    Router::new()
-        .fallback_service(files)
-        .layer(SetResponseHeaderLayer::overriding(
-            http::header::CACHE_CONTROL,
-            http::HeaderValue::from_static("no-cache"),
-        ))
-        // The body depends on Accept-Encoding: shared caches must not hand brotli to a client
-        // that did not ask for it.
-        .layer(SetResponseHeaderLayer::appending(
-            http::header::VARY,
-            http::HeaderValue::from_static("accept-encoding"),
-        ))
-}
-
-pub fn router(state: SharedState, leptos_options: LeptosOptions, public_origin: String) -> Router {
+pub fn router(
+    state: SharedState,
+    leptos_options: LeptosOptions,
+    bundle: bundle::Bundle,
+    public_origin: String,
+) -> Router {
     let routes = generate_route_list(app::App);
     let context_state = state.clone();
     let provide_state = move || provide_context(context_state.clone());
@@ -53,7 +36,7 @@ pub fn router(state: SharedState, leptos_options: LeptosOptions, public_origin: 
             let options = leptos_options.clone();
             move || app::shell(options.clone())
         })
-        .nest_service("/pkg", browser_bundle(&leptos_options))
+        .nest_service("/pkg", bundle.router())
         .fallback(leptos_axum::file_and_error_handler(app::shell))
         .with_state(leptos_options);
 

@@ -13,6 +13,7 @@ fn site_with_precompressed_bundle() -> String {
     std::fs::write(pkg.join("rollcall.js"), "export function hydrate() {}\n".repeat(50)).unwrap();
     std::fs::write(pkg.join("rollcall.js.br"), b"brotli bytes").unwrap();
     std::fs::write(pkg.join("rollcall.js.gz"), b"gzip bytes").unwrap();
+    std::fs::write(pkg.join("rollcall.css"), "body { margin: 0 }\n").unwrap();
     root.to_string_lossy().into_owned()
 }
 
@@ -33,6 +34,7 @@ async fn the_browser_bundle_is_sent_brotli_or_gzip_compressed_to_browsers_that_a
     assert_eq!(br.status(), 200);
     assert_eq!(br.headers()["content-encoding"], "br");
     assert_eq!(br.headers()["content-type"], "text/javascript");
+    // Under its plain name a file may change with the next release: browsers ask each time.
     assert_eq!(br.headers()["cache-control"], "no-cache");
     assert_eq!(br.headers()["vary"], "accept-encoding");
     assert_eq!(br.bytes().await.unwrap().as_ref(), b"brotli bytes");
@@ -67,4 +69,113 @@ async fn a_missing_bundle_file_is_a_404_and_nothing_outside_the_bundle_is_served
         );
     }
     std::fs::remove_dir_all(std::path::Path::new(&site).parent().unwrap()).unwrap();
+}
+
+/// The version segment of each bundle URL the page links (`/pkg/{version}/...`), in order.
+fn bundle_versions(html: &str) -> Vec<String> {
+    html.split("\"/pkg/")
+        .skip(1)
+        .map(|rest| rest.split('/').next().unwrap().to_owned())
+        .collect()
+}
+
+async fn linked_version(app: &TestApp) -> String {
+    let res = app.browser().get("/login").await;
+    assert_eq!(res.status(), 200);
+    let versions = bundle_versions(&res.text().await.unwrap());
+    // The stylesheet, the script's preload, the WASM's preload.
+    assert_eq!(versions.len(), 3, "{versions:?}");
+    assert!(versions.iter().all(|v| v == &versions[0]), "{versions:?}");
+    versions[0].clone()
+}
+
+const FOR_GOOD: &str = "public, max-age=31536000, immutable";
+
+#[tokio::test]
+async fn pages_link_the_bundle_under_its_version_where_browsers_keep_it_for_good() {
+    let site = site_with_precompressed_bundle();
+    let app = spawn_app_with(|s| s.site_root = site.clone()).await;
+    app.first_admin().await;
+    let version = linked_version(&app).await;
+    assert_eq!(version.len(), 16, "{version}");
+
+    let br = fetch(&app, &format!("/pkg/{version}/rollcall.js"), Some("br")).await;
+    assert_eq!(br.status(), 200);
+    assert_eq!(br.headers()["content-encoding"], "br");
+    assert_eq!(br.headers()["content-type"], "text/javascript");
+    assert_eq!(br.headers()["cache-control"], FOR_GOOD);
+    assert_eq!(br.headers()["vary"], "accept-encoding");
+    let last_modified = br.headers()["last-modified"].clone();
+    assert_eq!(br.bytes().await.unwrap().as_ref(), b"brotli bytes");
+    let css = fetch(&app, &format!("/pkg/{version}/rollcall.css"), None).await;
+    assert_eq!(css.headers()["cache-control"], FOR_GOOD);
+    assert_eq!(css.text().await.unwrap(), "body { margin: 0 }\n");
+
+    // A browser that asks again anyway is told its copy is current, and may still keep it.
+    let again = reqwest::Client::new()
+        .get(format!("{}/pkg/{version}/rollcall.js", app.address))
+        .header("if-modified-since", last_modified)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(again.status(), 304);
+    assert_eq!(again.headers()["cache-control"], FOR_GOOD);
+
+    // A link from a page of another release (servers upgraded one by one): this server's copy,
+    // which no browser may keep under that version.
+    let other = fetch(&app, "/pkg/0123456789abcdef/rollcall.js", None).await;
+    assert_eq!(other.status(), 200);
+    assert_eq!(other.headers()["cache-control"], "no-cache");
+
+    let missing = fetch(&app, &format!("/pkg/{version}/missing.wasm"), None).await;
+    assert_eq!(missing.status(), 404);
+    assert_eq!(missing.headers()["cache-control"], "no-cache");
+    for escape in [
+        "..%2f..%2fsecret.txt",
+        "%2e%2e/%2e%2e/secret.txt",
+        "%2E%2E%2F%2E%2E%2Fsecret.txt",
+    ] {
+        let res = fetch(&app, &format!("/pkg/{version}/{escape}"), None).await;
+        assert!(res.status().is_client_error(), "{escape}: {}", res.status());
+        assert!(
+            !res.text().await.unwrap().contains("top secret"),
+            "{escape} escaped the site directory"
+        );
+    }
+    std::fs::remove_dir_all(std::path::Path::new(&site).parent().unwrap()).unwrap();
+}
+
+#[tokio::test]
+async fn servers_with_the_same_bundle_link_the_same_urls_and_a_new_bundle_gets_new_ones() {
+    let site = site_with_precompressed_bundle();
+    let copy = site_with_precompressed_bundle();
+    let app = spawn_app_with(|s| s.site_root = site.clone()).await;
+    app.first_admin().await;
+    // A second server of the same release, on the same database.
+    let peer = spawn_on(app.database_url.clone(), |s| s.site_root = copy.clone()).await;
+    let version = linked_version(&app).await;
+    assert_eq!(linked_version(&peer).await, version);
+
+    let release = site_with_precompressed_bundle();
+    std::fs::write(
+        std::path::Path::new(&release).join("pkg/rollcall.css"),
+        "body { margin: 1px }\n",
+    )
+    .unwrap();
+    let upgraded = spawn_on(app.database_url.clone(), |s| s.site_root = release.clone()).await;
+    assert_ne!(linked_version(&upgraded).await, version);
+    for dir in [site, copy, release] {
+        std::fs::remove_dir_all(std::path::Path::new(&dir).parent().unwrap()).unwrap();
+    }
+}
+
+#[tokio::test]
+async fn without_a_built_bundle_pages_link_its_plain_names() {
+    let app = spawn_app_with(|s| s.site_root = "/nonexistent/rollcall-site".to_owned()).await;
+    app.first_admin().await;
+    let res = app.browser().get("/login").await;
+    assert_eq!(res.status(), 200);
+    let html = res.text().await.unwrap();
+    assert!(html.contains("href=\"/pkg/rollcall.css\""), "{html}");
+    assert!(html.contains("href=\"/pkg/rollcall.js\""), "{html}");
 }
