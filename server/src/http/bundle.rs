@@ -17,30 +17,47 @@ use http::{header, HeaderValue, StatusCode};
 use sha2::{Digest, Sha256};
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
+use std::time::SystemTime;
 use tower::ServiceExt;
 use tower_http::services::ServeDir;
 
 /// Hex digits in a version: 64 bits of the digest, plenty to tell releases apart.
 const VERSION_LEN: usize = 16;
 
-const FOR_GOOD: HeaderValue = HeaderValue::from_static("public, max-age=31536000, immutable");
-const ASK_EACH_TIME: HeaderValue = HeaderValue::from_static("no-cache");
+/// How deep the bundle's folders go (wasm-bindgen puts JS snippets in `snippets/<crate>/`).
+const MAX_DEPTH: usize = 4;
 
 #[derive(Clone)]
 pub struct Bundle {
     dir: PathBuf,
     version: Option<Arc<str>>,
+    /// Each file's path, size and modification time when the version was taken.
+    stamps: Arc<[FileStamp]>,
+}
+
+#[derive(Clone, PartialEq, Debug)]
+struct FileStamp {
+    path: String,
+    len: u64,
+    modified: Option<SystemTime>,
 }
 
 impl Bundle {
-    /// The bundle in `{site_root}/pkg`, versioned by its files' names and contents. Without
+    /// The bundle in `{site_root}/pkg`, versioned by its files' paths and contents. Without
     /// files (a server built without its site) or under `cargo leptos watch` (which rewrites
     /// the files while the server runs), there is no version and pages link the plain names.
     pub fn load(site_root: &str) -> Bundle {
         let dir = Path::new(site_root).join("pkg");
         let watched = std::env::var_os("LEPTOS_WATCH").is_some();
-        let version = (!watched).then(|| digest_of_files(&dir)).flatten();
-        Bundle { dir, version }
+        let (version, stamps) = match (!watched).then(|| digest_of_files(&dir)).flatten() {
+            Some((version, stamps)) => (Some(version), stamps),
+            None => (None, Vec::new()),
+        };
+        Bundle {
+            dir,
+            version,
+            stamps: stamps.into(),
+        }
     }
 
     /// Where pages link the bundle, relative to the site root (Leptos's `site_pkg_dir`).
@@ -56,33 +73,71 @@ impl Bundle {
         let files = ServeDir::new(&self.dir).precompressed_br().precompressed_gzip();
         Router::new().fallback(serve).with_state(Arc::new((self, files)))
     }
+
+    /// Whether the files on disk are still those the version was taken of. A build into the
+    /// site directory while the server runs would otherwise put new files under the old
+    /// version, kept for good. A directory walk with no reads: a few microseconds, on requests
+    /// browsers seldom make once they keep the files.
+    fn unchanged(&self) -> bool {
+        stamps_of_files(&self.dir).as_deref() == Some(&*self.stamps)
+    }
 }
 
-/// A file of the bundle. Under this server's version it may be kept for good. Under another
-/// (a page from another release, while servers are upgraded one by one) or under no version,
-/// this server's copy is sent but must be asked for again next time, so no browser keeps a
-/// file under a version it does not belong to.
+/// What browsers and shared caches may do with an answer.
+#[derive(Clone, Copy, PartialEq, Debug)]
+enum Keep {
+    /// This server's version: the file under it never changes.
+    ForGood,
+    /// A plain name, or a file that does not exist: ask again next time.
+    AskEachTime,
+    /// Another release's version (a page from a server not yet upgraded, or already), or files
+    /// changed since the version was taken: this server's copy, which must not be kept under
+    /// that version, nor revalidated against it later.
+    NotAtAll,
+}
+
+/// A file of the bundle, under a version or its plain name.
 async fn serve(State(bundle): State<Arc<(Bundle, ServeDir)>>, mut req: Request) -> Response {
     let (bundle, files) = &*bundle;
     let path = req.uri().path();
-    let (file_path, own_version) = match path.strip_prefix('/').and_then(|p| p.split_once('/')) {
+    let (file_path, keep) = match path.strip_prefix('/').and_then(|p| p.split_once('/')) {
         Some((version, rest)) if is_version(version) => {
-            let own = bundle.version.as_deref() == Some(version);
-            (format!("/{rest}"), own)
+            let own = bundle.version.as_deref() == Some(version) && bundle.unchanged();
+            (format!("/{rest}"), if own { Keep::ForGood } else { Keep::NotAtAll })
         }
-        _ => (path.to_owned(), false),
+        _ => (path.to_owned(), Keep::AskEachTime),
     };
     match file_path.parse() {
         Ok(uri) => *req.uri_mut() = uri,
         Err(_) => return StatusCode::BAD_REQUEST.into_response(),
     }
+    if keep != Keep::AskEachTime {
+        // Under a version the whole file is sent, never "not modified": a browser's copy under
+        // this URL may have come from another release's server (see `Keep::NotAtAll`), and a
+        // date comparison cannot tell.
+        let headers = req.headers_mut();
+        for conditional in [
+            header::IF_MODIFIED_SINCE,
+            header::IF_NONE_MATCH,
+            header::IF_UNMODIFIED_SINCE,
+            header::IF_RANGE,
+        ] {
+            headers.remove(conditional);
+        }
+    }
     let mut res = files.clone().oneshot(req).await.into_response();
-    let found = res.status().is_success() || res.status() == StatusCode::NOT_MODIFIED;
+    let found = res.status().is_success();
     let headers = res.headers_mut();
-    headers.insert(
-        header::CACHE_CONTROL,
-        if found && own_version { FOR_GOOD } else { ASK_EACH_TIME },
-    );
+    let cache_control = match keep {
+        Keep::ForGood if found => "public, max-age=31536000, immutable",
+        Keep::ForGood | Keep::AskEachTime => "no-cache",
+        Keep::NotAtAll => {
+            headers.remove(header::LAST_MODIFIED);
+            headers.remove(header::ETAG);
+            "no-store"
+        }
+    };
+    headers.insert(header::CACHE_CONTROL, HeaderValue::from_static(cache_control));
     // The body depends on Accept-Encoding: shared caches must not hand brotli to a client that
     // did not ask for it.
     headers.append(header::VARY, HeaderValue::from_static("accept-encoding"));
@@ -96,27 +151,59 @@ fn is_version(segment: &str) -> bool {
             .all(|b| b.is_ascii_digit() || (b'a'..=b'f').contains(&b))
 }
 
-/// A digest of every file in `dir` (names and contents, in name order), or `None` when there
-/// are none. Read once at start-up, before the server takes requests: a few milliseconds for a
-/// release bundle.
-fn digest_of_files(dir: &Path) -> Option<Arc<str>> {
-    let mut files: Vec<PathBuf> = std::fs::read_dir(dir)
-        .ok()?
-        .filter_map(|entry| entry.ok())
-        .filter(|entry| entry.file_type().is_ok_and(|t| t.is_file()))
-        .map(|entry| entry.path())
-        .collect();
-    if files.is_empty() {
+/// Every file under `dir` (down to `MAX_DEPTH` folders), by path relative to it, in path order.
+fn files_under(dir: &Path) -> Option<Vec<(String, PathBuf)>> {
+    fn walk(dir: &Path, prefix: &str, depth: usize, out: &mut Vec<(String, PathBuf)>) -> Option<()> {
+        for entry in std::fs::read_dir(dir).ok()? {
+            let entry = entry.ok()?;
+            let name = entry.file_name().into_string().ok()?;
+            let relative = format!("{prefix}{name}");
+            // Followed like the file server follows them.
+            let metadata = std::fs::metadata(entry.path()).ok()?;
+            if metadata.is_dir() && depth < MAX_DEPTH {
+                walk(&entry.path(), &format!("{relative}/"), depth + 1, out)?;
+            } else if metadata.is_file() {
+                out.push((relative, entry.path()));
+            }
+        }
+        Some(())
+    }
+    let mut files = Vec::new();
+    walk(dir, "", 0, &mut files)?;
+    files.sort();
+    Some(files)
+}
+
+fn stamps_of_files(dir: &Path) -> Option<Vec<FileStamp>> {
+    files_under(dir)?
+        .into_iter()
+        .map(|(path, full)| {
+            let metadata = std::fs::metadata(full).ok()?;
+            Some(FileStamp {
+                path,
+                len: metadata.len(),
+                modified: metadata.modified().ok(),
+            })
+        })
+        .collect()
+}
+
+/// A digest of every file under `dir` (paths and contents), with the files' stamps, or `None`
+/// when there are none. Taken once at start-up, before the server takes requests: a few
+/// milliseconds for a release bundle.
+fn digest_of_files(dir: &Path) -> Option<(Arc<str>, Vec<FileStamp>)> {
+    // Stamped first: a file rewritten while it is read then no longer matches its stamp, and
+    // is sent without being kept rather than kept with the wrong contents.
+    let stamps = stamps_of_files(dir)?;
+    if stamps.is_empty() {
         return None;
     }
-    files.sort();
     let mut digest = Sha256::new();
-    for file in &files {
-        let name = file.file_name()?.as_encoded_bytes();
-        let contents = std::fs::read(file).ok()?;
+    for stamp in &stamps {
+        let contents = std::fs::read(dir.join(&stamp.path)).ok()?;
         // Lengths first, so no two different sets of files hash alike.
-        digest.update((name.len() as u64).to_le_bytes());
-        digest.update(name);
+        digest.update((stamp.path.len() as u64).to_le_bytes());
+        digest.update(stamp.path.as_bytes());
         digest.update((contents.len() as u64).to_le_bytes());
         digest.update(&contents);
     }
@@ -124,7 +211,7 @@ fn digest_of_files(dir: &Path) -> Option<Arc<str>> {
         .iter()
         .map(|b| format!("{b:02x}"))
         .collect();
-    Some(hex.into())
+    Some((hex.into(), stamps))
 }
 
 #[cfg(test)]
@@ -135,31 +222,51 @@ mod tests {
         let dir = std::env::temp_dir().join(format!("rollcall-bundle-{}", uuid::Uuid::new_v4()));
         std::fs::create_dir_all(&dir).unwrap();
         for (name, contents) in files {
-            std::fs::write(dir.join(name), contents).unwrap();
+            let path = dir.join(name);
+            std::fs::create_dir_all(path.parent().unwrap()).unwrap();
+            std::fs::write(path, contents).unwrap();
         }
         dir
     }
 
+    fn version(dir: &Path) -> Option<Arc<str>> {
+        digest_of_files(dir).map(|(version, _)| version)
+    }
+
     #[test]
-    fn the_version_follows_the_files_names_and_contents_and_nothing_else() {
-        let a = bundle_dir(&[("rollcall.js", "one"), ("rollcall.css", "two")]);
-        let same = bundle_dir(&[("rollcall.css", "two"), ("rollcall.js", "one")]);
-        let changed = bundle_dir(&[("rollcall.js", "one"), ("rollcall.css", "two!")]);
-        let renamed = bundle_dir(&[("rollcall.js", "one"), ("other.css", "two")]);
-        // The same bytes split differently between name and contents.
-        let shifted = bundle_dir(&[("rollcall.jso", "ne"), ("rollcall.css", "two")]);
-        let version = digest_of_files(&a).unwrap();
-        assert!(is_version(&version), "{version}");
-        assert_eq!(digest_of_files(&same).unwrap(), version);
-        for other in [&changed, &renamed, &shifted] {
-            assert_ne!(digest_of_files(other).unwrap(), version);
+    fn the_version_follows_the_files_paths_and_contents_and_nothing_else() {
+        let js = ("rollcall.js", "one");
+        let snippet = ("snippets/dep-1/inline0.js", "three");
+        let a = bundle_dir(&[js, ("rollcall.css", "two"), snippet]);
+        let same = bundle_dir(&[snippet, ("rollcall.css", "two"), js]);
+        let changed = bundle_dir(&[js, ("rollcall.css", "two!"), snippet]);
+        let renamed = bundle_dir(&[js, ("other.css", "two"), snippet]);
+        let snippet_changed = bundle_dir(&[js, ("rollcall.css", "two"), ("snippets/dep-1/inline0.js", "four")]);
+        // The same bytes split differently between path and contents.
+        let shifted = bundle_dir(&[("rollcall.jso", "ne"), ("rollcall.css", "two"), snippet]);
+        let version_a = version(&a).unwrap();
+        assert!(is_version(&version_a), "{version_a}");
+        assert_eq!(version(&same).unwrap(), version_a);
+        for other in [&changed, &renamed, &snippet_changed, &shifted] {
+            assert_ne!(version(other).unwrap(), version_a);
         }
         let empty = bundle_dir(&[]);
-        assert_eq!(digest_of_files(&empty), None);
-        assert_eq!(digest_of_files(Path::new("/nonexistent/rollcall/pkg")), None);
-        for dir in [a, same, changed, renamed, shifted, empty] {
+        assert_eq!(version(&empty), None);
+        assert_eq!(version(Path::new("/nonexistent/rollcall/pkg")), None);
+        for dir in [a, same, changed, renamed, snippet_changed, shifted, empty] {
             std::fs::remove_dir_all(dir).unwrap();
         }
+    }
+
+    #[test]
+    fn files_rewritten_after_the_version_was_taken_no_longer_match_it() {
+        let site = bundle_dir(&[("pkg/rollcall.js", "one"), ("pkg/snippets/a/inline0.js", "two")]);
+        let bundle = Bundle::load(site.to_str().unwrap());
+        assert!(bundle.version.is_some());
+        assert!(bundle.unchanged());
+        std::fs::write(site.join("pkg/snippets/a/inline0.js"), "two, rebuilt").unwrap();
+        assert!(!bundle.unchanged());
+        std::fs::remove_dir_all(site).unwrap();
     }
 
     #[test]

@@ -581,8 +581,8 @@ async fn reading_the_users_page_with_the_session_gives_the_page_listing_it_gives
 /// wait here for a pooled connection that never comes free.
 #[tokio::test]
 async fn a_view_of_the_users_tab_reads_its_page_with_the_session_in_one_statement_and_no_pooled_connection() {
-    // Two connections in all: the session-read lane gets one, so its last statement is the
-    // page view's.
+    // A budget of two gives the session-read lane one connection, so its last statement is the
+    // page view's. (The pool is the test's own, of five, shared with the server.)
     let app = spawn_app_with(|settings| settings.db_max_connections = 2).await;
     let admin = app.first_admin().await;
     add_member(&admin, "mo@acme.test", "").await;
