@@ -151,41 +151,31 @@ fn is_version(segment: &str) -> bool {
             .all(|b| b.is_ascii_digit() || (b'a'..=b'f').contains(&b))
 }
 
-/// Every file under `dir` (down to `MAX_DEPTH` folders), by path relative to it, in path order.
-fn files_under(dir: &Path) -> Option<Vec<(String, PathBuf)>> {
-    fn walk(dir: &Path, prefix: &str, depth: usize, out: &mut Vec<(String, PathBuf)>) -> Option<()> {
+/// Every file under `dir` (down to `MAX_DEPTH` folders) with its size and modification time,
+/// by path relative to `dir`, in path order.
+fn stamps_of_files(dir: &Path) -> Option<Vec<FileStamp>> {
+    fn walk(dir: &Path, prefix: &str, depth: usize, out: &mut Vec<FileStamp>) -> Option<()> {
         for entry in std::fs::read_dir(dir).ok()? {
             let entry = entry.ok()?;
-            let name = entry.file_name().into_string().ok()?;
-            let relative = format!("{prefix}{name}");
+            let path = format!("{prefix}{}", entry.file_name().into_string().ok()?);
             // Followed like the file server follows them.
             let metadata = std::fs::metadata(entry.path()).ok()?;
             if metadata.is_dir() && depth < MAX_DEPTH {
-                walk(&entry.path(), &format!("{relative}/"), depth + 1, out)?;
+                walk(&entry.path(), &format!("{path}/"), depth + 1, out)?;
             } else if metadata.is_file() {
-                out.push((relative, entry.path()));
+                out.push(FileStamp {
+                    path,
+                    len: metadata.len(),
+                    modified: metadata.modified().ok(),
+                });
             }
         }
         Some(())
     }
-    let mut files = Vec::new();
-    walk(dir, "", 0, &mut files)?;
-    files.sort();
-    Some(files)
-}
-
-fn stamps_of_files(dir: &Path) -> Option<Vec<FileStamp>> {
-    files_under(dir)?
-        .into_iter()
-        .map(|(path, full)| {
-            let metadata = std::fs::metadata(full).ok()?;
-            Some(FileStamp {
-                path,
-                len: metadata.len(),
-                modified: metadata.modified().ok(),
-            })
-        })
-        .collect()
+    let mut stamps = Vec::new();
+    walk(dir, "", 0, &mut stamps)?;
+    stamps.sort_by(|a, b| a.path.cmp(&b.path));
+    Some(stamps)
 }
 
 /// A digest of every file under `dir` (paths and contents), with the files' stamps, or `None`
