@@ -1,13 +1,13 @@
 import { defineConfig } from '@playwright/test';
+import { dataDir, firstRunDataDir, firstRunPort, mailDir, port, smtpPort } from './servers';
 
-// One worker: the suite walks one workspace from first run to sign-out, in order.
-const port = Number(process.env.E2E_PORT ?? 3210);
-const smtpPort = Number(process.env.E2E_SMTP_PORT ?? 2525);
-
+// Every test makes its own workspace and people (tests/support.ts: newWorkspace, addUser), with
+// addresses no other test uses, so tests run in parallel, in any order, and any one alone. The
+// first-run test needs a server with no workspace at all: it gets a server of its own (below).
 export default defineConfig({
   testDir: './tests',
-  fullyParallel: false,
-  workers: 1,
+  fullyParallel: true,
+  workers: 2,
   retries: 0,
   timeout: 60_000,
   expect: { timeout: 10_000 },
@@ -41,31 +41,45 @@ export default defineConfig({
   webServer: [
   // A real SMTP server; every message lands in a Maildir the tests read.
   {
-    command: `sh -c 'rm -rf target/e2e-mail && exec .tools/venv/bin/aiosmtpd -n -l 127.0.0.1:${smtpPort} -c aiosmtpd.handlers.Mailbox target/e2e-mail'`,
+    name: 'smtp',
+    command: `sh -c 'rm -rf ${mailDir} && exec .tools/venv/bin/aiosmtpd -n -l 127.0.0.1:${smtpPort} -c aiosmtpd.handlers.Mailbox ${mailDir}'`,
     cwd: '..',
     port: smtpPort,
     timeout: 30_000,
     reuseExistingServer: false,
   },
-  // A brand-new embedded database each run, so first-run setup is really the first run.
-  {
-    // Stop a cluster a killed earlier run may have left, then start from nothing.
-    command: `sh -c 'target/debug/rollcall db stop >/dev/null; rm -rf target/e2e-data && exec target/debug/rollcall serve'`,
-    cwd: '..',
-    url: `http://127.0.0.1:${port}/readyz`,
-    timeout: 120_000,
-    reuseExistingServer: false,
-    gracefulShutdown: { signal: 'SIGTERM', timeout: 15_000 },
-    stdout: 'ignore',
-    stderr: 'pipe',
-    env: {
-      ROLLCALL_DATA_DIR: 'target/e2e-data',
-      ROLLCALL_LISTEN: `127.0.0.1:${port}`,
-      LEPTOS_SITE_ROOT: 'target/site',
-      RUST_LOG: 'warn',
-      ROLLCALL_SMTP_URL: `smtp://127.0.0.1:${smtpPort}`,
-      ROLLCALL_MAIL_FROM: 'Rollcall <rollcall@acme.test>',
-    },
-  },
+  // The server the tests share, on a brand-new embedded database each run. Tests create their
+  // workspaces and people with the `rollcall` CLI, which joins this server's cluster.
+  rollcallServer('rollcall', dataDir, port, {
+    ROLLCALL_SMTP_URL: `smtp://127.0.0.1:${smtpPort}`,
+    ROLLCALL_MAIL_FROM: 'Rollcall <rollcall@acme.test>',
+  }),
+  // A second server on its own brand-new data directory, for the first-run test only
+  // (tests/00-first-run.spec.ts): no other test touches it, so it is empty when that test
+  // starts, whatever else runs and in whatever order. It sends no mail.
+  rollcallServer('rollcall first run', firstRunDataDir, firstRunPort, {}),
   ],
 });
+
+/** A Rollcall server on a brand-new embedded database in `dir`, listening on `listen`. */
+function rollcallServer(name: string, dir: string, listen: number, env: Record<string, string>) {
+  return {
+    name,
+    // Stop a cluster a killed earlier run may have left, then start from nothing.
+    command: `sh -c 'target/debug/rollcall db stop >/dev/null; rm -rf ${dir} && exec target/debug/rollcall serve'`,
+    cwd: '..',
+    url: `http://127.0.0.1:${listen}/readyz`,
+    timeout: 120_000,
+    reuseExistingServer: false,
+    gracefulShutdown: { signal: 'SIGTERM' as const, timeout: 15_000 },
+    stdout: 'ignore' as const,
+    stderr: 'pipe' as const,
+    env: {
+      ROLLCALL_DATA_DIR: dir,
+      ROLLCALL_LISTEN: `127.0.0.1:${listen}`,
+      LEPTOS_SITE_ROOT: 'target/site',
+      RUST_LOG: 'warn',
+      ...env,
+    },
+  };
+}

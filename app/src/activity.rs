@@ -1,14 +1,33 @@
 //! The Activity tab: the audit log, newest first.
 
-use crate::components::{rendered_once_on_server, ErrorPanel};
 use crate::error::AppError;
 use crate::format;
 use crate::frame::AdminOnly;
-use crate::model::{ActivityEvent, ActivityPage};
+use crate::loading::load;
+use chrono::{DateTime, Utc};
 use leptos::prelude::*;
 use leptos_meta::Title;
 use leptos_router::components::A;
 use leptos_router::hooks::use_query_map;
+use serde::{Deserialize, Serialize};
+use uuid::Uuid;
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct ActivityEvent {
+    pub id: i64,
+    pub occurred_at: DateTime<Utc>,
+    pub actor: String,
+    pub action: String,
+    pub target: Option<String>,
+    pub target_id: Option<Uuid>,
+    pub summary: String,
+    pub ip: Option<String>,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct ActivityPage {
+    pub events: Vec<ActivityEvent>,
+    pub older_than: Option<i64>,
+}
 
 pub const EVENTS_PER_PAGE: i64 = 50;
 
@@ -65,47 +84,47 @@ pub fn summarise(action: &str, details: &serde_json::Value) -> String {
 
 #[component]
 pub fn ActivityPage() -> impl IntoView {
-    let query = use_query_map();
-    let older_than = Memo::new(move |_| query.with(|q| q.get("before").and_then(|b| b.parse::<i64>().ok())));
-    let events = Resource::new(move || older_than.get(), list_activity);
+    let older_than = use_query_map().with_untracked(|q| q.get("before").and_then(|b| b.parse::<i64>().ok()));
     view! {
         <Title text="Activity"/>
         <AdminOnly>
             <header class="page-header"><h1>"Activity"</h1></header>
             <p class="muted">"Everything admins and people did in this workspace, newest first."</p>
-            <Transition fallback=|| view! { <p class="muted">"Loading…"</p> }>
-                {rendered_once_on_server(move || Suspend::new(async move {
-                    match events.await {
-                        Ok(page) if page.events.is_empty() => view! {
-                            <div class="empty-state">
-                                <p class="empty-title">"Nothing yet"</p>
-                                <p>"Changes to users and sign-ins will appear here as they happen."</p>
-                            </div>
-                        }.into_any(),
-                        Ok(page) => view! {
-                            <div class="table-wrap">
-                                <table class="data">
-                                    <caption class="visually-hidden">"Audit log"</caption>
-                                    <thead><tr>
-                                        <th scope="col">"When"</th><th scope="col">"Who"</th><th scope="col">"What"</th>
-                                        <th scope="col">"Whom"</th><th scope="col">"From"</th>
-                                    </tr></thead>
-                                    <tbody>
-                                        {page.events.into_iter().map(|e| view! { <EventRow event=e/> }).collect_view()}
-                                    </tbody>
-                                </table>
-                            </div>
-                            <nav class="pagination" aria-label="Pages">
-                                {older_than.get_untracked().is_some().then(|| view! { <A href="/activity" attr:class="button">"Newest"</A> })}
-                                {page.older_than.map(|id| view! { <A href=format!("/activity?before={id}") attr:class="button" attr:rel="next">"Older"</A> })}
-                            </nav>
-                        }.into_any(),
-                        Err(err) => view! { <ErrorPanel error=err/> }.into_any(),
-                    }
-                }))}
-            </Transition>
+            {load(list_activity(older_than), move |page| view! { <EventTable page newest_link=older_than.is_some()/> })}
         </AdminOnly>
     }
+}
+
+#[component]
+fn EventTable(page: ActivityPage, newest_link: bool) -> impl IntoView {
+    if page.events.is_empty() {
+        return view! {
+            <div class="empty-state">
+                <p class="empty-title">"Nothing yet"</p>
+                <p>"Changes to users and sign-ins will appear here as they happen."</p>
+            </div>
+        }
+        .into_any();
+    }
+    view! {
+        <div class="table-wrap">
+            <table class="data">
+                <caption class="visually-hidden">"Audit log"</caption>
+                <thead><tr>
+                    <th scope="col">"When"</th><th scope="col">"Who"</th><th scope="col">"What"</th>
+                    <th scope="col">"Whom"</th><th scope="col">"From"</th>
+                </tr></thead>
+                <tbody>
+                    {page.events.into_iter().map(|e| view! { <EventRow event=e/> }).collect_view()}
+                </tbody>
+            </table>
+        </div>
+        <nav class="pagination" aria-label="Pages">
+            {newest_link.then(|| view! { <A href="/activity" attr:class="button">"Newest"</A> })}
+            {page.older_than.map(|id| view! { <A href=format!("/activity?before={id}") attr:class="button" attr:rel="next">"Older"</A> })}
+        </nav>
+    }
+    .into_any()
 }
 
 #[component]

@@ -2,8 +2,8 @@
 //! toast / live region, and the error panel.
 
 use crate::error::AppError;
-use crate::model::UserStatus;
 use leptos::prelude::*;
+use people::Status;
 
 /// A labelled input with its hint and inline error, linked by `aria-describedby`.
 #[component]
@@ -112,7 +112,7 @@ pub fn focus_element(id: &str) {
 }
 
 #[component]
-pub fn StatusChip(status: UserStatus) -> impl IntoView {
+pub fn StatusChip(status: Status) -> impl IntoView {
     view! { <span class=status.chip_class()>{status.label()}</span> }
 }
 

@@ -37,17 +37,9 @@ pub fn count(n: i64) -> String {
     }
 }
 
-/// Percent-encodes a query value.
+/// A query value as a form would send it (spaces as `+`, the rest percent-encoded).
 pub fn query_value(raw: &str) -> String {
-    let mut out = String::new();
-    for b in raw.bytes() {
-        match b {
-            b'A'..=b'Z' | b'a'..=b'z' | b'0'..=b'9' | b'-' | b'_' | b'.' | b'~' => out.push(b as char),
-            b' ' => out.push('+'),
-            _ => out.push_str(&format!("%{b:02X}")),
-        }
-    }
-    out
+    form_urlencoded::byte_serialize(raw.as_bytes()).collect()
 }
 
 #[cfg(test)]

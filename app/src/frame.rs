@@ -1,7 +1,7 @@
 //! The signed-in frame: left navigation, top bar with the organisation and the user's menu.
 //! Members see only their profile; admins see every section.
 
-use crate::model::Me;
+use crate::session::Me;
 use leptos::prelude::*;
 use leptos_router::components::{Redirect, A};
 use leptos_router::hooks::use_location;

@@ -7,8 +7,8 @@ pub mod components;
 pub mod error;
 pub mod format;
 pub mod frame;
-pub mod invitation;
-pub mod model;
+pub mod invitations;
+pub mod loading;
 pub mod outbox;
 pub mod placeholder;
 pub mod profile;
@@ -16,6 +16,7 @@ pub mod session;
 pub mod settings;
 #[cfg(feature = "ssr")]
 pub mod ssr;
+pub mod timestamps;
 pub mod users;
 
 use leptos::prelude::*;
@@ -62,10 +63,10 @@ pub fn App() -> impl IntoView {
                 <Route path=path!("/login") view=session::LoginPage ssr=ssr.clone()/>
                 <Route path=path!("/o/:slug/login") view=session::LoginPage ssr=ssr.clone()/>
                 <Route path=path!("/login/workspace") view=session::WorkspacePage ssr=ssr.clone()/>
-                <Route path=path!("/invite/:token") view=invitation::InvitationPage ssr=ssr.clone()/>
+                <Route path=path!("/invite/:token") view=invitations::landing::InvitationPage ssr=ssr.clone()/>
                 <Route path=path!("/users") view=|| view! { <frame::Frame><users::list::UsersPage/></frame::Frame> } ssr=ssr.clone()/>
                 <Route path=path!("/users/new") view=|| view! { <frame::Frame><users::create::NewUserPage/></frame::Frame> } ssr=ssr.clone()/>
-                <Route path=path!("/users/invite") view=|| view! { <frame::Frame><users::invite::InvitePeoplePage/></frame::Frame> } ssr=ssr.clone()/>
+                <Route path=path!("/users/invite") view=|| view! { <frame::Frame><invitations::invite_people::InvitePeoplePage/></frame::Frame> } ssr=ssr.clone()/>
                 <Route path=path!("/outbox") view=|| view! { <frame::Frame><outbox::OutboxPage/></frame::Frame> } ssr=ssr.clone()/>
                 <Route path=path!("/users/:id") view=|| view! { <frame::Frame><users::detail::UserPage/></frame::Frame> } ssr=ssr.clone()/>
                 <Route path=path!("/activity") view=|| view! { <frame::Frame><activity::ActivityPage/></frame::Frame> } ssr=ssr.clone()/>

@@ -2,17 +2,80 @@
 //! button, and (without SMTP) the rendered mail and its link, so invitations work with nothing
 //! else installed.
 
-use crate::components::{rendered_once_on_server, toast, ErrorPanel};
+use crate::components::toast;
 use crate::error::AppError;
 use crate::format;
 use crate::frame::AdminOnly;
-#[cfg(feature = "ssr")]
-use crate::model::OutboxEntry;
-use crate::model::{MailState, OutboxListing, RenderedMail};
+use crate::loading::load;
+use chrono::{DateTime, Utc};
 use leptos::prelude::*;
 use leptos_meta::Title;
 use leptos_router::components::A;
 use leptos_router::hooks::use_query_map;
+use serde::{Deserialize, Serialize};
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct OutboxEntry {
+    pub id: i64,
+    pub recipient: String,
+    pub subject: String,
+    pub created_at: DateTime<Utc>,
+    pub state: MailState,
+    pub attempts: i32,
+    pub last_error: Option<String>,
+    pub next_attempt_at: DateTime<Utc>,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum MailState {
+    Sent,
+    Queued,
+    Retrying,
+    Failed,
+    Cancelled,
+    /// No SMTP server is configured: the mail waits here for an admin.
+    Held,
+}
+
+impl MailState {
+    pub fn label(self) -> &'static str {
+        match self {
+            MailState::Sent => "Sent",
+            MailState::Queued => "Queued",
+            MailState::Retrying => "Retrying",
+            MailState::Failed => "Failed",
+            MailState::Cancelled => "Not sent",
+            MailState::Held => "Waiting",
+        }
+    }
+    pub fn chip_class(self) -> &'static str {
+        match self {
+            MailState::Sent => "chip chip-active",
+            MailState::Queued | MailState::Held => "chip chip-invited",
+            MailState::Retrying => "chip chip-imported",
+            MailState::Failed => "chip chip-deactivated",
+            MailState::Cancelled => "chip",
+        }
+    }
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct OutboxListing {
+    pub entries: Vec<OutboxEntry>,
+    pub older_than: Option<i64>,
+    pub smtp_configured: bool,
+    pub waiting: i64,
+    pub failed: i64,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct RenderedMail {
+    pub to: String,
+    pub subject: String,
+    pub text: String,
+    /// The invitation link inside, for copying.
+    pub link: Option<String>,
+}
 
 #[server(endpoint = "list_outbox")]
 pub async fn list_outbox(
@@ -22,10 +85,12 @@ pub async fn list_outbox(
     let caller = crate::ssr::admin().await?;
     let db = &caller.state.db;
     let org = caller.user.org_id;
-    let page = identity::outbox::list(db, org, older_than, problems, 50)
+    let page = identity::mail::outbox::list(db, org, older_than, problems, 50)
         .await
         .map_err(|e| caller.fail(e))?;
-    let (waiting, failed) = identity::outbox::counts(db, org).await.map_err(|e| caller.fail(e))?;
+    let (waiting, failed) = identity::mail::outbox::counts(db, org)
+        .await
+        .map_err(|e| caller.fail(e))?;
     let smtp = caller.state.smtp_configured;
     Ok(OutboxListing {
         entries: page
@@ -59,7 +124,7 @@ pub async fn list_outbox(
 #[server(endpoint = "outbox_mail")]
 pub async fn outbox_mail(id: i64) -> Result<Option<RenderedMail>, AppError> {
     let caller = crate::ssr::admin().await?;
-    let mail = identity::outbox::rendered(
+    let mail = identity::mail::outbox::rendered(
         &caller.state.db,
         &caller.state.secret_key,
         &caller.state.public_url,
@@ -80,52 +145,32 @@ pub async fn outbox_mail(id: i64) -> Result<Option<RenderedMail>, AppError> {
 #[server(endpoint = "retry_mail")]
 pub async fn retry_mail(id: i64) -> Result<(), AppError> {
     let caller = crate::ssr::admin().await?;
-    identity::outbox::retry(&caller.state.db, &caller.actor(), id)
+    identity::mail::outbox::retry(&caller.state.db, &caller.actor(), id)
         .await
         .map_err(|e| caller.fail(e))
 }
 
 #[component]
 pub fn OutboxPage() -> impl IntoView {
-    let query = use_query_map();
-    let older_than = Memo::new(move |_| query.with(|q| q.get("before").and_then(|b| b.parse::<i64>().ok())));
-    let problems = Memo::new(move |_| query.with(|q| q.get("show").as_deref() == Some("problems")));
-    let viewing = Memo::new(move |_| query.with(|q| q.get("view").and_then(|v| v.parse::<i64>().ok())));
-    let page = Resource::new(move || (older_than.get(), problems.get()), |(o, p)| list_outbox(o, p));
-    let mail = Resource::new(
-        move || viewing.get(),
-        |id| async move {
-            match id {
-                Some(id) => outbox_mail(id).await.map(|m| m.map(|m| (id, m))),
-                None => Ok(None),
-            }
-        },
-    );
+    let (older_than, problems, viewing) = use_query_map().with_untracked(|q| {
+        (
+            q.get("before").and_then(|b| b.parse::<i64>().ok()),
+            q.get("show").as_deref() == Some("problems"),
+            q.get("view").and_then(|v| v.parse::<i64>().ok()),
+        )
+    });
     view! {
         <Title text="Email outbox"/>
         <AdminOnly>
             <p class="breadcrumb"><A href="/users">"← Users"</A></p>
             <header class="page-header"><h1>"Email outbox"</h1></header>
-            <Transition fallback=|| view! { <p class="muted">"Loading…"</p> }>
-                {rendered_once_on_server(move || Suspend::new(async move {
-                    match page.await {
-                        Ok(page) => view! { <OutboxTable page problems=problems.get_untracked()/> }.into_any(),
-                        Err(err) => view! { <ErrorPanel error=err/> }.into_any(),
-                    }
-                }))}
-            </Transition>
-            <Transition>
-                {move || Suspend::new(async move {
-                    match mail.await {
-                        Ok(Some((id, m))) => view! { <MailView id mail=m/> }.into_any(),
-                        Ok(None) if viewing.get_untracked().is_some() => view! {
-                            <section class="panel"><p>"This mail is no longer available to view: its invitation was accepted, revoked or replaced."</p></section>
-                        }.into_any(),
-                        Ok(None) => ().into_any(),
-                        Err(err) => view! { <ErrorPanel error=err/> }.into_any(),
-                    }
-                })}
-            </Transition>
+            {load(list_outbox(older_than, problems), move |page| view! { <OutboxTable page problems/> })}
+            {viewing.map(|id| load(outbox_mail(id), move |mail| match mail {
+                Some(mail) => view! { <MailView id mail/> }.into_any(),
+                None => view! {
+                    <section class="panel"><p>"This mail is no longer available to view: its invitation was accepted, revoked or replaced."</p></section>
+                }.into_any(),
+            }))}
         </AdminOnly>
     }
 }

@@ -2,9 +2,36 @@
 
 use crate::components::{field_error, focus_first_invalid, form_error, toast, Field, FormError};
 use crate::error::AppError;
-use crate::model::Me;
+use crate::loading::load;
+use crate::session::Me;
 use leptos::prelude::*;
 use leptos_meta::Title;
+use people::Role;
+use serde::{Deserialize, Serialize};
+
+/// The signed-in person's profile as stored: their names as they were saved, never rebuilt from
+/// the display name ("Mary Ann" / "Smith" stays so).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct StoredProfile {
+    pub email: String,
+    pub given_name: String,
+    pub family_name: String,
+    pub role: Role,
+    pub org_name: String,
+}
+
+#[server(endpoint = "my_profile")]
+pub async fn my_profile() -> Result<StoredProfile, AppError> {
+    let caller = crate::ssr::signed_in().await?;
+    let user = &caller.user;
+    Ok(StoredProfile {
+        email: user.email.clone(),
+        given_name: user.given_name.clone(),
+        family_name: user.family_name.clone(),
+        role: user.role,
+        org_name: user.org_name.clone(),
+    })
+}
 
 #[server(endpoint = "update_my_names")]
 pub async fn update_my_names(given_name: String, family_name: String) -> Result<Me, AppError> {
@@ -27,24 +54,21 @@ pub async fn update_my_names(given_name: String, family_name: String) -> Result<
 
 #[component]
 pub fn ProfilePage() -> impl IntoView {
-    let Some(me) = use_context::<Me>() else {
-        return ().into_any();
-    };
-    let (given, family) = split_name(&me.display_name, &me.email);
     view! {
         <Title text="Profile"/>
         <header class="page-header"><h1>"Your profile"</h1></header>
-        <section class="panel narrow">
-            <dl class="facts">
-                <dt>"Email"</dt><dd>{me.email.clone()}</dd>
-                <dt>"Workspace"</dt><dd>{me.org_name.clone()}</dd>
-                <dt>"Role"</dt><dd>{me.role.label()}</dd>
-            </dl>
-            <NamesForm given family/>
-            <p class="muted">"To change your email, ask an admin of your workspace."</p>
-        </section>
+        {load(my_profile(), |me| view! {
+            <section class="panel narrow">
+                <dl class="facts">
+                    <dt>"Email"</dt><dd>{me.email}</dd>
+                    <dt>"Workspace"</dt><dd>{me.org_name}</dd>
+                    <dt>"Role"</dt><dd>{me.role.label()}</dd>
+                </dl>
+                <NamesForm given=me.given_name family=me.family_name/>
+                <p class="muted">"To change your email, ask an admin of your workspace."</p>
+            </section>
+        })}
     }
-    .into_any()
 }
 
 #[island]
@@ -66,15 +90,5 @@ fn NamesForm(given: String, family: String) -> impl IntoView {
             </div>
             <button type="submit" class="button primary" disabled=move || save.pending().get()>"Save"</button>
         </ActionForm>
-    }
-}
-
-fn split_name(display: &str, email: &str) -> (String, String) {
-    if display == email {
-        return (String::new(), String::new());
-    }
-    match display.split_once(' ') {
-        Some((given, family)) => (given.to_owned(), family.to_owned()),
-        None => (display.to_owned(), String::new()),
     }
 }

@@ -3,11 +3,57 @@
 //! page is hydrated; errors come back as a one-shot flash.
 
 use crate::error::AppError;
-use crate::model::{Flash, Me, SetupInfo, Workspace};
+use crate::loading::load_outside_frame;
 use leptos::prelude::*;
 use leptos_meta::Title;
 use leptos_router::components::Redirect;
 use leptos_router::hooks::{use_params_map, use_query_map};
+use people::Role;
+use serde::{Deserialize, Serialize};
+use uuid::Uuid;
+/// The signed-in person, as the UI needs them.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Me {
+    pub user_id: Uuid,
+    pub display_name: String,
+    pub email: String,
+    pub role: Role,
+    pub org_name: String,
+    pub org_slug: String,
+}
+
+impl Me {
+    pub fn is_admin(&self) -> bool {
+        self.role == Role::Admin
+    }
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct SetupInfo {
+    pub first_run: bool,
+    pub open_signup: bool,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Workspace {
+    pub slug: String,
+    pub name: String,
+}
+
+/// A one-shot message carried across a plain-form redirect (sign-in and setup errors), so
+/// forms show their errors and keep what was typed even before the page is hydrated.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, Default)]
+pub struct Flash {
+    pub error: String,
+    pub field: Option<String>,
+    pub values: std::collections::BTreeMap<String, String>,
+}
+
+impl Flash {
+    pub fn value(&self, name: &str) -> String {
+        self.values.get(name).cloned().unwrap_or_default()
+    }
+}
 
 #[server(endpoint = "whoami")]
 pub async fn whoami() -> Result<Option<Me>, AppError> {
@@ -78,27 +124,15 @@ pub async fn workspace_name(slug: String) -> Result<Option<String>, AppError> {
 /// `/`: wherever this visitor belongs.
 #[component]
 pub fn Home() -> impl IntoView {
-    let target = Resource::new(
-        || (),
-        |_| async {
-            match whoami().await? {
-                Some(me) if me.is_admin() => Ok::<_, AppError>("/users".to_owned()),
-                Some(_) => Ok("/profile".to_owned()),
-                None if setup_state().await?.first_run => Ok("/setup".to_owned()),
-                None => Ok("/login".to_owned()),
-            }
-        },
-    );
-    view! {
-        <Suspense>
-            {move || Suspend::new(async move {
-                match target.await {
-                    Ok(path) => view! { <Redirect path=path/> }.into_any(),
-                    Err(err) => view! { <main class="auth"><crate::components::ErrorPanel error=err/></main> }.into_any(),
-                }
-            })}
-        </Suspense>
-    }
+    let target = async {
+        match whoami().await? {
+            Some(me) if me.is_admin() => Ok::<_, AppError>("/users".to_owned()),
+            Some(_) => Ok("/profile".to_owned()),
+            None if setup_state().await?.first_run => Ok("/setup".to_owned()),
+            None => Ok("/login".to_owned()),
+        }
+    };
+    load_outside_frame(target, |path| view! { <Redirect path=path/> })
 }
 
 #[component]
@@ -131,22 +165,18 @@ pub(crate) fn flash_general(flash: &Option<Flash>) -> Signal<Option<String>> {
 #[component]
 pub fn SetupPage() -> impl IntoView {
     use crate::components::{Field, FormError};
-    let data = Resource::new(
-        || (),
-        |_| async { Ok::<_, AppError>((setup_state().await?, take_flash().await?)) },
-    );
+    let data = async { Ok::<_, AppError>((setup_state().await?, take_flash().await?)) };
     view! {
         <Title text="Create your workspace"/>
-        <Suspense>
-            {move || Suspend::new(async move {
-                match data.await {
-                    Ok((state, _)) if !state.first_run && !state.open_signup => view! {
+        {load_outside_frame(data, |data| {
+                match data {
+                    (state, _) if !state.first_run && !state.open_signup => view! {
                         <AuthCard title="This server already has a workspace".into()>
                             <p>"New workspaces are created by the server's operator. If you already have an account, sign in."</p>
                             <a class="button primary" href="/login">"Sign in"</a>
                         </AuthCard>
                     }.into_any(),
-                    Ok((state, flash)) => {
+                    (state, flash) => {
                         let values = flash.clone().unwrap_or_default();
                         let value = move |name: &str| values.value(name);
                         let intro = if state.first_run {
@@ -174,20 +204,17 @@ pub fn SetupPage() -> impl IntoView {
                             </AuthCard>
                         }.into_any()
                     }
-                    Err(err) => view! { <main class="auth"><crate::components::ErrorPanel error=err/></main> }.into_any(),
                 }
-            })}
-        </Suspense>
+        })}
     }
 }
 
 #[component]
 pub fn LoginPage() -> impl IntoView {
     use crate::components::{Field, FormError};
-    let params = use_params_map();
-    let query = use_query_map();
-    let slug = move || params.with(|p| p.get("slug"));
-    let data = Resource::new(slug, |slug| async move {
+    let slug = use_params_map().with_untracked(|p| p.get("slug"));
+    let next = use_query_map().with_untracked(|q| q.get("next")).unwrap_or_default();
+    let data = async move {
         let setup = setup_state().await?;
         let flash = take_flash().await?;
         let org_name = match &slug {
@@ -195,26 +222,24 @@ pub fn LoginPage() -> impl IntoView {
             None => None,
         };
         Ok::<_, AppError>((setup, flash, org_name, slug))
-    });
+    };
     view! {
         <Title text="Sign in"/>
-        <Suspense>
-            {move || Suspend::new(async move {
-                match data.await {
-                    Ok((setup, _, _, _)) if setup.first_run => view! { <Redirect path="/setup"/> }.into_any(),
-                    Ok((_, _, None, Some(_))) => view! {
+        {load_outside_frame(data, move |data| {
+                match data {
+                    (setup, _, _, _) if setup.first_run => view! { <Redirect path="/setup"/> }.into_any(),
+                    (_, _, None, Some(_)) => view! {
                         <AuthCard title="Workspace not found".into()>
                             <p>"There is no workspace at this address. Check the link you were given, or sign in with your email."</p>
                             <a class="button primary" href="/login">"Sign in"</a>
                         </AuthCard>
                     }.into_any(),
-                    Ok((setup, flash, org_name, slug)) => {
+                    (setup, flash, org_name, slug) => {
                         let title = match &org_name {
                             Some(name) => format!("Sign in to {name}"),
                             None => "Sign in".to_owned(),
                         };
                         let email = flash.as_ref().map(|f| f.value("email")).unwrap_or_default();
-                        let next = query.with_untracked(|q| q.get("next")).unwrap_or_default();
                         view! {
                             <AuthCard title>
                                 <FormError error=flash_general(&flash)/>
@@ -230,24 +255,20 @@ pub fn LoginPage() -> impl IntoView {
                             </AuthCard>
                         }.into_any()
                     }
-                    Err(err) => view! { <main class="auth"><crate::components::ErrorPanel error=err/></main> }.into_any(),
                 }
-            })}
-        </Suspense>
+        })}
     }
 }
 
 /// Shown when one email and password open accounts in several workspaces.
 #[component]
 pub fn WorkspacePage() -> impl IntoView {
-    let choices = Resource::new(|| (), |_| pending_workspaces());
     view! {
         <Title text="Choose a workspace"/>
-        <Suspense>
-            {move || Suspend::new(async move {
-                match choices.await {
-                    Ok(choices) if choices.is_empty() => view! { <Redirect path="/login"/> }.into_any(),
-                    Ok(choices) => view! {
+        {load_outside_frame(pending_workspaces(), |choices| {
+                match choices {
+                    choices if choices.is_empty() => view! { <Redirect path="/login"/> }.into_any(),
+                    choices => view! {
                         <AuthCard title="Choose a workspace".into()>
                             <p class="lead">"Your email has accounts in more than one workspace. Which one do you want?"</p>
                             <form method="post" action="/auth/login/workspace" class="choices">
@@ -260,9 +281,7 @@ pub fn WorkspacePage() -> impl IntoView {
                             </form>
                         </AuthCard>
                     }.into_any(),
-                    Err(err) => view! { <main class="auth"><crate::components::ErrorPanel error=err/></main> }.into_any(),
                 }
-            })}
-        </Suspense>
+        })}
     }
 }

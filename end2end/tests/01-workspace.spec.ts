@@ -1,68 +1,48 @@
 import { expect, test } from '@playwright/test';
-import { ADMIN, MEMBER, expectAccessible, expectSameDocument, hydrated, markDocument } from './support';
+import {
+  addUser,
+  addUsers,
+  expectAccessible,
+  expectSameDocument,
+  hydrated,
+  invite,
+  markDocument,
+  newWorkspace,
+  screenshotPath,
+  signIn,
+  signInAsAdmin,
+} from './support';
 
-// The suite follows one workspace through its life, in order.
-test.describe.configure({ mode: 'serial' });
-
-test('first run: an empty server asks to create a workspace and its admin', async ({ page }) => {
-  await page.goto('/');
-  await expect(page).toHaveURL(/\/setup$/);
-  await expect(page.getByRole('heading', { name: 'Create your workspace' })).toBeVisible();
-  await expectAccessible(page);
-
-  await page.getByLabel('Organisation name').fill('Acme Corp');
-  await page.getByLabel('Your first name').fill('Ada');
-  await page.getByLabel('Your last name').fill('Lovelace');
-  await page.getByLabel('Work email').fill(ADMIN.email);
-  await page.getByLabel('Password').fill('too short');
-  await page.getByRole('button', { name: 'Create workspace' }).click();
-
-  // The error is shown under the field and what was typed is kept.
-  await expect(page.locator('#password-error')).toHaveText('Use at least 10 characters.');
-  await expect(page.getByLabel('Organisation name')).toHaveValue('Acme Corp');
-  await expectAccessible(page);
-
-  await page.getByLabel('Password').fill(ADMIN.password);
-  await page.getByRole('button', { name: 'Create workspace' }).click();
-  await expect(page).toHaveURL(/\/users$/);
-  await expect(page.getByRole('link', { name: 'Ada Lovelace' })).toBeVisible();
-  await expect(page.locator('.org-name')).toHaveText('Acme Corp');
-  await expectAccessible(page);
-});
+// Each test makes its own workspace and people (support.ts); the first-run test is in
+// 00-first-run.spec.ts, on a server of its own.
 
 test('signing in with a wrong password says so, then the right one gets in', async ({ page }) => {
+  const { admin } = await newWorkspace();
   await page.goto('/login');
   await expect(page.getByRole('heading', { name: 'Sign in' })).toBeVisible();
   await expectAccessible(page);
-  await page.getByLabel('Email').fill(ADMIN.email);
+  await page.getByLabel('Email').fill(admin.email);
   await page.getByLabel('Password').fill('not my password');
   await page.getByRole('button', { name: 'Sign in' }).click();
   await expect(page.getByRole('alert')).toHaveText('Email or password is incorrect.');
-  await expect(page.getByLabel('Email')).toHaveValue(ADMIN.email);
+  await expect(page.getByLabel('Email')).toHaveValue(admin.email);
   await expectAccessible(page);
 
-  await page.getByLabel('Password').fill(ADMIN.password);
+  await page.getByLabel('Password').fill(admin.password);
   await page.getByRole('button', { name: 'Sign in' }).click();
   await expect(page).toHaveURL(/\/users$/);
 });
 
-async function signIn(page: import('@playwright/test').Page, who: { email: string; password: string }) {
-  await page.goto('/login');
-  await page.getByLabel('Email').fill(who.email);
-  await page.getByLabel('Password').fill(who.password);
-  await page.getByRole('button', { name: 'Sign in' }).click();
-}
-
 test('an admin adds people, searches, and edits a profile with inline validation', async ({ page }) => {
-  await signIn(page, ADMIN);
-  await expect(page).toHaveURL(/\/users$/);
+  const ws = await newWorkspace();
+  await signInAsAdmin(page, ws);
 
   // A few colleagues created through the same server functions the UI uses.
   for (const [given, family, email] of [
-    ['Grace', 'Hopper', 'grace@acme.test'],
-    ['Alan', 'Turing', 'alan@acme.test'],
-    ['Katherine', 'Johnson', 'katherine@acme.test'],
-    ['Edsger', 'Dijkstra', 'edsger@acme.test'],
+    ['Grace', 'Hopper', ws.email('grace')],
+    ['Alan', 'Turing', ws.email('alan')],
+    ['Katherine', 'Johnson', ws.email('katherine')],
+    ['Edsger', 'Dijkstra', ws.email('edsger')],
   ]) {
     const res = await page.request.post('/api/create_user', {
       form: { email, given_name: given, family_name: family, role: 'member', password: '' },
@@ -75,8 +55,8 @@ test('an admin adds people, searches, and edits a profile with inline validation
   await expectAccessible(page);
   await page.getByLabel('First name').fill('Mo');
   await page.getByLabel('Last name').fill('Member');
-  await page.getByLabel('Email').fill(MEMBER.email);
-  await page.getByLabel('First password').fill(MEMBER.password);
+  await page.getByLabel('Email').fill(ws.email('mo'));
+  await page.getByLabel('First password').fill('member password 123');
   await page.getByRole('button', { name: 'Add user' }).click();
   await expect(page).toHaveURL(/\/users\/[0-9a-f-]{36}$/);
   await expect(page.getByRole('heading', { name: 'Mo Member' })).toBeVisible();
@@ -125,7 +105,7 @@ test('an admin adds people, searches, and edits a profile with inline validation
   await expect(page.getByLabel('Email')).toBeFocused();
   await expectAccessible(page);
 
-  await page.getByLabel('Email').fill('grace.hopper@acme.test');
+  await page.getByLabel('Email').fill(ws.email('grace.hopper'));
   await page.getByLabel('Last name').fill('Brewster Hopper');
   await page.getByRole('button', { name: 'Save changes' }).click();
   await expect(page.getByRole('status')).toContainText('Saved Grace Brewster Hopper.');
@@ -133,17 +113,20 @@ test('an admin adds people, searches, and edits a profile with inline validation
 });
 
 test('deactivating a user ends their open session at once', async ({ page, browser }) => {
+  const ws = await newWorkspace();
+  const mo = await addUser(ws, { givenName: 'Mo', familyName: 'Member', password: 'member password 123' });
+
   const memberContext = await browser.newContext();
   const member = await memberContext.newPage();
-  await signIn(member, MEMBER);
+  await signIn(member, mo);
   await expect(member).toHaveURL(/\/profile$/);
   await expect(member.getByRole('heading', { name: 'Your profile' })).toBeVisible();
   // Members see only their profile.
   await expect(member.getByRole('navigation', { name: 'Main' }).getByRole('link')).toHaveText(['Profile']);
   await expectAccessible(member);
 
-  await signIn(page, ADMIN);
-  await page.goto('/users?q=mo%40acme');
+  await signInAsAdmin(page, ws);
+  await page.goto(`/users?q=${encodeURIComponent(mo.email)}`);
   await page.getByRole('link', { name: 'Mo Member' }).click();
   await page.getByRole('link', { name: 'Deactivate…' }).click();
   await expect(page.getByText('They are signed out everywhere at once')).toBeVisible();
@@ -153,14 +136,20 @@ test('deactivating a user ends their open session at once', async ({ page, brows
 
   await member.reload();
   await expect(member).toHaveURL(/\/login/);
-  await signIn(member, MEMBER);
+  await signIn(member, mo);
   await expect(member.getByRole('alert')).toContainText('has been deactivated');
   await memberContext.close();
 });
 
 test('sorting the Users table happens in place, and Back undoes it', async ({ page }) => {
-  await signIn(page, ADMIN);
-  await expect(page).toHaveURL(/\/users$/);
+  const ws = await newWorkspace();
+  const [, , mo] = await addUsers(ws, [
+    { givenName: 'Alan', familyName: 'Turing' },
+    { givenName: 'Grace', familyName: 'Hopper' },
+    { givenName: 'Mo', familyName: 'Member' },
+  ]);
+  // By email, Ada (ada.…) comes first and Mo (mo.…) last.
+  await signInAsAdmin(page, ws);
   await hydrated(page);
   // A mark on this document: it survives only if no click below loads a new page.
   await markDocument(page);
@@ -170,28 +159,59 @@ test('sorting the Users table happens in place, and Back undoes it', async ({ pa
   await email.getByRole('link').click();
   await expect(page).toHaveURL(/\/users\?sort=email$/);
   await expect(email).toHaveAttribute('aria-sort', 'ascending');
-  await expect(firstEmail).toHaveText('ada@acme.test');
+  await expect(firstEmail).toHaveText(ws.admin.email);
   await email.getByRole('link').click();
   await expect(page).toHaveURL(/\/users\?sort=email&dir=desc$/);
   await expect(email).toHaveAttribute('aria-sort', 'descending');
-  await expect(firstEmail).toHaveText('mo@acme.test');
+  await expect(firstEmail).toHaveText(mo.email);
 
   await page.goBack();
   await expect(page).toHaveURL(/\/users\?sort=email$/);
   await expect(email).toHaveAttribute('aria-sort', 'ascending');
-  await expect(firstEmail).toHaveText('ada@acme.test');
+  await expect(firstEmail).toHaveText(ws.admin.email);
   await page.goBack();
   await expect(page).toHaveURL(/\/users$/);
   await expect(page.getByRole('columnheader', { name: /Name/ })).toHaveAttribute('aria-sort', 'ascending');
   await expectSameDocument(page);
 });
 
-test('the Users tab and Activity tab, then sign out', async ({ page }) => {
-  await signIn(page, ADMIN);
+// Also the README's picture of the Users tab (scripts/screenshots copies it into docs/), so its
+// workspace looks real: "Acme Corp", plain addresses (ada@acme.test), people in every state. A
+// second run could have made the same addresses in another "Acme Corp", so Ada signs in on the
+// workspace's own page.
+test('the Users tab and Activity tab, then sign out', { tag: '@screenshot' }, async ({ page }) => {
+  const ws = await newWorkspace({ name: 'Acme Corp', plainEmails: true });
+  const [, , , , mo] = await addUsers(ws, [
+    { givenName: 'Alan', familyName: 'Turing' },
+    { givenName: 'Edsger', familyName: 'Dijkstra' },
+    { givenName: 'Grace', familyName: 'Hopper' },
+    { givenName: 'Katherine', familyName: 'Johnson' },
+    { givenName: 'Mo', familyName: 'Member', password: 'member password 123' },
+  ]);
+
+  await page.goto(`/o/${ws.slug}/login`);
+  await expect(page.getByRole('heading', { name: 'Sign in to Acme Corp' })).toBeVisible();
+  await expectAccessible(page);
+  await page.getByLabel('Email').fill(ws.admin.email);
+  await page.getByLabel('Password').fill(ws.admin.password);
+  await page.getByRole('button', { name: 'Sign in' }).click();
   await expect(page).toHaveURL(/\/users$/);
+  // Someone invited, and someone deactivated.
+  await invite(page, [{ email: ws.email('lin'), givenName: 'Lin', familyName: 'Chen' }]);
+  await page.goto(`/users?q=${encodeURIComponent(mo.email)}`);
+  await page.getByRole('link', { name: 'Mo Member' }).click();
+  await page.getByRole('link', { name: 'Deactivate…' }).click();
+  await page.getByRole('button', { name: 'Deactivate', exact: true }).click();
+  await expect(page.locator('.page-header .chip')).toHaveText('Deactivated');
+
+  // Ada, the five added by hand and Lin.
+  await page.goto('/users');
   await hydrated(page);
-  await expect(page.getByText('1–6 of 6')).toBeVisible();
-  await page.screenshot({ path: '../docs/users-tab.png' });
+  await expect(page.getByText('1–7 of 7')).toBeVisible();
+  await expect(page.getByRole('row', { name: /Lin Chen/ })).toContainText('Invited');
+  await expect(page.getByRole('row', { name: /Mo Member/ })).toContainText('Deactivated');
+  await page.screenshot({ path: screenshotPath('users-tab.png') });
+  await expectAccessible(page);
 
   await page.getByRole('link', { name: 'Activity' }).click();
   await expect(page.getByRole('heading', { name: 'Activity' })).toBeVisible();

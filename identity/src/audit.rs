@@ -61,6 +61,37 @@ pub async fn record(
     Ok(())
 }
 
+/// One entry per target, all with the same action and details, in one statement (a batch of
+/// 5,000 invitations is one insert, not 5,000).
+pub async fn record_each(
+    conn: &mut PgConnection,
+    actor: &Actor,
+    action: &str,
+    targets: &[Target<'_>],
+    details: Value,
+) -> Result<()> {
+    if targets.is_empty() {
+        return Ok(());
+    }
+    sqlx::query(
+        "insert into audit_events (org_id, actor_id, actor_label, action, target_id, target_label, details, ip, request_id)
+         select $1, $2, $3, $4, target_id, target_label, $5, $6, $7
+         from unnest($8::uuid[], $9::text[]) as t(target_id, target_label)",
+    )
+    .bind(actor.org_id)
+    .bind(actor.user_id)
+    .bind(&actor.label)
+    .bind(action)
+    .bind(details)
+    .bind(&actor.ip)
+    .bind(&actor.request_id)
+    .bind(targets.iter().map(|t| t.id).collect::<Vec<_>>())
+    .bind(targets.iter().map(|t| t.label).collect::<Vec<_>>())
+    .execute(conn)
+    .await?;
+    Ok(())
+}
+
 #[derive(Debug, Clone, FromRow)]
 pub struct AuditEvent {
     pub id: i64,

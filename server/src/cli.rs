@@ -5,7 +5,7 @@ use crate::startup::{shutdown_signal, Application, Database};
 use anyhow::{anyhow, Context, Result};
 use identity::audit::Actor;
 use identity::orgs::{Creation, NewOrg};
-use identity::users::{NewUser, Role, UserSource, UserStatus};
+use identity::users::{NewUser, Role, Source, Status};
 use identity::EmailAddress;
 use std::io::BufRead;
 
@@ -59,7 +59,7 @@ pub async fn run(cli: Cli) -> Result<()> {
                 admin_email: email,
                 admin_given_name,
                 admin_family_name,
-                admin_password: password,
+                admin_password: password.into(),
             };
             let result = identity::orgs::create_with_admin(&database.db, new, Creation::Additional, None).await;
             database.close().await;
@@ -110,12 +110,12 @@ pub async fn run(cli: Cli) -> Result<()> {
                         RoleArg::Member => Role::Member,
                     },
                     status: if password.is_some() {
-                        UserStatus::Active
+                        Status::Active
                     } else {
-                        UserStatus::Imported
+                        Status::Imported
                     },
-                    source: UserSource::Manual,
-                    password,
+                    source: Source::Manual,
+                    password: password.map(Into::into),
                 };
                 identity::users::create(&database.db, &Actor::system(org.id, "cli"), new).await
             }

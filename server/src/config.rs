@@ -2,6 +2,7 @@
 //! variable; the README lists them all.
 
 use clap::{Args, Parser, Subcommand, ValueEnum};
+use identity::secrets::{ExposeSecret, SecretKey, SecretString};
 use std::net::SocketAddr;
 use std::path::PathBuf;
 
@@ -32,7 +33,7 @@ pub enum LogFormat {
 pub struct Settings {
     /// PostgreSQL to use. Without it, Rollcall runs its own cluster under the data directory.
     #[arg(long, env = "DATABASE_URL", hide_env_values = true, global = true)]
-    pub database_url: Option<String>,
+    pub database_url: Option<SecretString>,
     /// Local state: the embedded database cluster and its logs.
     #[arg(long, env = "ROLLCALL_DATA_DIR", default_value = ".rollcall", global = true)]
     pub data_dir: PathBuf,
@@ -85,7 +86,7 @@ pub struct Settings {
     /// SMTP server for outgoing mail, e.g. smtp://mail:25, smtp://user:pass@host:587?tls=required,
     /// smtps://user:pass@host. Without it mail waits in the outbox, readable by admins.
     #[arg(long, env = "ROLLCALL_SMTP_URL", hide_env_values = true, global = true)]
-    pub smtp_url: Option<String>,
+    pub smtp_url: Option<SecretString>,
     /// Sender of Rollcall's mail.
     #[arg(
         long,
@@ -97,7 +98,7 @@ pub struct Settings {
     /// 64 hex characters; invite links are derived from it. Every server sharing a database
     /// needs the same one. Default: generated once into <data dir>/secret.key.
     #[arg(long, env = "ROLLCALL_SECRET_KEY", hide_env_values = true, global = true)]
-    pub secret_key: Option<String>,
+    pub secret_key: Option<SecretString>,
     /// Where the built site (WASM, JS, CSS, public files) lives.
     #[arg(long, env = "LEPTOS_SITE_ROOT", default_value = "target/site", global = true)]
     pub site_root: String,
@@ -177,7 +178,7 @@ pub enum RoleArg {
 
 impl Settings {
     /// How the connection budget (at least 2) is shared: the session read every request starts
-    /// with (`identity::db::ReadLane`) gets one more than this machine's cores, at most half; the
+    /// with (the engine's read lane, `identity::sessions::SessionStore`) gets one more than this machine's cores, at most half; the
     /// pool every other statement uses gets the rest. The session read is one short statement
     /// per request, so more of them at once than cores to run them would only queue in the
     /// database. Returns (pool, lane).
@@ -188,13 +189,12 @@ impl Settings {
     }
 
     /// The configured key, or the one kept in the data directory (created on first use, 0600).
-    pub fn load_secret_key(&self) -> anyhow::Result<identity::secret_key::SecretKey> {
+    pub fn load_secret_key(&self) -> anyhow::Result<SecretKey> {
         use anyhow::Context;
-        use identity::secret_key::SecretKey;
         use std::io::Write;
         use std::os::unix::fs::OpenOptionsExt;
         if let Some(hex) = &self.secret_key {
-            return SecretKey::from_hex(hex).map_err(|e| anyhow::anyhow!("ROLLCALL_SECRET_KEY: {e}"));
+            return SecretKey::from_hex(hex.expose_secret()).map_err(|e| anyhow::anyhow!("ROLLCALL_SECRET_KEY: {e}"));
         }
         let path = self.data_dir.join("secret.key");
         if let Ok(text) = std::fs::read_to_string(&path) {
@@ -242,4 +242,31 @@ pub fn default_db_connections() -> u32 {
 /// This machine's cores, which both the default budget and its split are sized by.
 fn cpu_cores() -> u32 {
     std::thread::available_parallelism().map(|n| n.get()).unwrap_or(2) as u32
+}
+
+#[cfg(test)]
+mod secrets_tests {
+    use super::*;
+
+    #[test]
+    fn settings_never_show_the_database_url_smtp_credentials_or_secret_key() {
+        let cli = Cli::try_parse_from([
+            "rollcall",
+            "--database-url",
+            "postgres://rollcall:hunter2-db@db/rollcall",
+            "--smtp-url",
+            "smtp://mailer:hunter2-smtp@mail:587",
+            "--secret-key",
+            &"ab".repeat(32),
+        ])
+        .unwrap();
+        let shown = format!("{cli:?}");
+        for secret in ["hunter2-db", "hunter2-smtp", &"ab".repeat(32)] {
+            assert!(!shown.contains(secret), "{secret} printed in {shown}");
+        }
+        assert_eq!(
+            cli.settings.database_url.as_ref().map(|url| url.expose_secret()),
+            Some("postgres://rollcall:hunter2-db@db/rollcall")
+        );
+    }
 }

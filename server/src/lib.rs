@@ -1,10 +1,13 @@
-//! The Rollcall server: command line, configuration, the embedded PostgreSQL cluster, and the
-//! axum application that serves the Leptos UI, its server functions and the auth routes.
+//! The Rollcall server: command line (`cli`, `config`), the embedded PostgreSQL cluster
+//! (`embedded_pg`), the HTTP surface (`http`: pages, server functions, `/auth`, health,
+//! static files), background workers (`workers`) and the SMTP client they deliver mail with
+//! (`smtp`); `startup` assembles them.
 
 pub mod cli;
 pub mod config;
 pub mod embedded_pg;
 pub mod http;
-pub mod mailer;
+pub mod smtp;
 pub mod startup;
 pub mod telemetry;
+pub mod workers;

@@ -6,14 +6,14 @@ use crate::embedded_pg::{self, EmbeddedPostgres};
 use anyhow::{Context, Result};
 use app::ssr::{ServerState, SharedState};
 use axum::serve::ListenerExt;
-use identity::sessions::SessionPolicy;
-use identity::throttle::ThrottlePolicy;
+use identity::auth::ThrottlePolicy;
+use identity::secrets::ExposeSecret;
+use identity::sessions::{SessionPolicy, SessionStore};
 use identity::Db;
 use leptos::config::LeptosOptions;
 use std::future::Future;
 use std::net::SocketAddr;
 use std::sync::Arc;
-use std::time::Duration;
 
 pub struct Database {
     pub db: Db,
@@ -25,7 +25,7 @@ impl Database {
     /// Connects to `DATABASE_URL`, or starts the embedded cluster; then migrates.
     pub async fn open(settings: &Settings) -> Result<Database> {
         let (url, embedded) = match &settings.database_url {
-            Some(url) => (url.clone(), None),
+            Some(url) => (url.expose_secret().to_owned(), None),
             None => {
                 let pg = EmbeddedPostgres::start(&settings.data_dir)
                     .await
@@ -58,7 +58,7 @@ pub struct Application {
     listener: tokio::net::TcpListener,
     router: axum::Router,
     state: SharedState,
-    mailer: Option<crate::mailer::Mailer>,
+    mailer: Option<crate::smtp::Mailer>,
 }
 
 impl Application {
@@ -74,21 +74,21 @@ impl Application {
             .trim_end_matches('/')
             .to_owned();
         let secret_key = settings.load_secret_key()?;
-        identity::secret_key::check_matches_database(&db, &secret_key)
+        identity::secrets::secret_key::check_matches_database(&db, &secret_key)
             .await
             .map_err(|e| anyhow::anyhow!("{e}"))?;
         let mailer = match &settings.smtp_url {
-            Some(url) => Some(crate::mailer::Mailer::new(url, &settings.mail_from)?),
+            Some(url) => Some(crate::smtp::Mailer::new(url, &settings.mail_from)?),
             None => None,
         };
         let (_, lane_size) = settings.db_connection_split();
+        let policy = SessionPolicy {
+            idle_timeout: chrono::Duration::minutes(settings.session_idle_minutes.max(1)),
+            absolute_lifetime: chrono::Duration::hours(settings.session_max_hours.max(1)),
+        };
         let state: SharedState = Arc::new(ServerState {
-            lane: identity::db::ReadLane::new(&db, lane_size),
+            sessions: SessionStore::new(&db, lane_size, policy),
             db,
-            sessions: SessionPolicy {
-                idle_timeout: chrono::Duration::minutes(settings.session_idle_minutes.max(1)),
-                absolute_lifetime: chrono::Duration::hours(settings.session_max_hours.max(1)),
-            },
             throttle: ThrottlePolicy {
                 max_failures_per_account: settings.login_max_failures_per_account,
                 max_failures_per_ip: settings.login_max_failures_per_ip,
@@ -128,10 +128,7 @@ impl Application {
 
     /// Serves until `shutdown` resolves, then finishes in-flight requests.
     pub async fn run_until(self, shutdown: impl Future<Output = ()> + Send + 'static) -> Result<()> {
-        let housekeeping = tokio::spawn(housekeeping(self.state.clone()));
-        let worker = self
-            .mailer
-            .map(|mailer| tokio::spawn(crate::mailer::run_outbox_worker(self.state.clone(), mailer)));
+        let workers = crate::workers::Workers::start(self.state.clone(), self.mailer);
         // Nagle's algorithm meets delayed ACKs on keep-alive connections and adds ~40 ms to
         // streamed responses; disable it on every accepted socket.
         let listener = self.listener.tap_io(|tcp| {
@@ -143,10 +140,7 @@ impl Application {
         )
         .with_graceful_shutdown(shutdown)
         .await;
-        housekeeping.abort();
-        if let Some(worker) = worker {
-            worker.abort();
-        }
+        workers.stop();
         result.context("serving HTTP")
     }
 }
@@ -156,19 +150,6 @@ fn origin_of(public_url: &str, local: SocketAddr) -> String {
     match trimmed.split_once("://") {
         Some((scheme, rest)) => format!("{scheme}://{}", rest.split('/').next().unwrap_or("")),
         None => format!("http://{local}"),
-    }
-}
-
-/// Periodic clean-up any number of servers may run at once (it is idempotent).
-async fn housekeeping(state: SharedState) {
-    let mut tick = tokio::time::interval(Duration::from_secs(600));
-    loop {
-        tick.tick().await;
-        match identity::sessions::purge_expired(&state.db, &state.sessions).await {
-            Ok(n) if n > 0 => tracing::info!(sessions = n, "purged expired sessions"),
-            Ok(_) => {}
-            Err(err) => tracing::warn!(error = ?err, "session purge failed"),
-        }
     }
 }
 

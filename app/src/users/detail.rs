@@ -1,15 +1,16 @@
 //! One user's profile editor, with deactivate / reactivate.
 
+use super::UserRow;
 use super::{get_user, SetUserActive, UpdateUser};
-use crate::components::{
-    field_error, focus_first_invalid, form_error, toast, ErrorPanel, Field, FormError, StatusChip,
-};
+use crate::components::{field_error, focus_first_invalid, form_error, toast, Field, FormError, StatusChip};
 use crate::format;
 use crate::frame::AdminOnly;
-use crate::model::{Me, Role, UserRow, UserStatus};
+use crate::loading::load;
+use crate::session::Me;
 use leptos::prelude::*;
 use leptos_meta::Title;
 use leptos_router::hooks::{use_params_map, use_query_map};
+use people::{Role, Status};
 use uuid::Uuid;
 
 #[component]
@@ -28,28 +29,18 @@ fn UserView() -> impl IntoView {
     let id = use_params_map().with_untracked(|p| p.get("id").and_then(|id| Uuid::parse_str(&id).ok()));
     let confirming = use_query_map().with_untracked(|q| q.get("confirm").as_deref() == Some("deactivate"));
     let me = use_context::<Me>().map(|me| me.user_id);
-    let user = Resource::new(
-        || (),
-        move |_| async move {
-            match id {
-                Some(id) => get_user(id).await,
-                None => Err(crate::error::AppError::NotFound),
-            }
-        },
-    );
+    let user = async move {
+        match id {
+            Some(id) => get_user(id).await,
+            None => Err(crate::error::AppError::NotFound),
+        }
+    };
     view! {
         <p class="breadcrumb"><a href="/users">"← Users"</a></p>
-        <Suspense>
-            {Suspend::new(async move {
-                match user.await {
-                    Ok(user) => {
-                        let is_me = me == Some(user.id);
-                        view! { <UserEditor user confirming is_me/> }.into_any()
-                    }
-                    Err(err) => view! { <ErrorPanel error=err/> }.into_any(),
-                }
-            })}
-        </Suspense>
+        {load(user, move |user| {
+            let is_me = me == Some(user.id);
+            view! { <UserEditor user confirming is_me/> }
+        })}
     }
 }
 
@@ -116,7 +107,7 @@ fn UserDetails(
     let id = user.id.to_string();
     let form_id = id.clone();
     let invitation = user.clone();
-    let deactivated = user.status == UserStatus::Deactivated;
+    let deactivated = user.status == Status::Deactivated;
     view! {
         <header class="page-header">
             <div>
@@ -154,7 +145,7 @@ fn UserDetails(
                 <h2 id="access-heading">"Access"</h2>
                 <dl class="facts">
                     <dt>"Status"</dt><dd><StatusChip status=user.status/></dd>
-                    <dt>"Source"</dt><dd>{user.source.clone()}</dd>
+                    <dt>"Source"</dt><dd>{user.source.label()}</dd>
                     <dt>"Password"</dt><dd>{if user.has_password { "Set" } else { "Not set" }}</dd>
                     <dt>"Last sign-in"</dt><dd>{format::optional_timestamp(&user.last_login_at, "Never")}</dd>
                     <dt>"Added"</dt><dd>{format::timestamp(&user.created_at)}</dd>
@@ -192,7 +183,7 @@ fn UserDetails(
             </aside>
         </div>
         <div class="columns">
-            <super::invite::InvitationPanel user=invitation changed/>
+            <crate::invitations::panel::InvitationPanel user=invitation changed/>
         </div>
     }
 }

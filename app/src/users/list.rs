@@ -1,16 +1,19 @@
 //! The users table: server-side search as you type, status filter, sortable columns and
 //! pagination, all kept in the URL so back/forward and shared links work.
 
-use super::invite::InviteUsers;
 use super::{list_users, query_from_params, url_for};
+use super::{UsersPage, UsersPageSummary, UsersQuery};
 use crate::components::{rendered_once_on_server, toast, ErrorPanel};
 use crate::error::AppError;
 use crate::format;
 use crate::frame::AdminOnly;
-use crate::model::{UserSortKey, UserStatus, UsersPage, UsersPageSummary, UsersQuery};
+use crate::invitations::InviteUsers;
+use crate::loading::load;
 use leptos::prelude::*;
 use leptos_meta::Title;
 use leptos_router::hooks::use_query_map;
+use people::Status;
+use people::UserSort;
 use std::sync::Arc;
 
 #[component]
@@ -23,11 +26,8 @@ pub fn UsersPage() -> impl IntoView {
     }
 }
 
-/// Server only: reads the state from the URL, loads that page of users and hands both to the
-/// interactive table.
-///
-/// A bare `Suspend`, not a resource inside `<Suspense>`: this view never re-renders (it is not
-/// an island), and a suspense boundary costs server rendering two extra walks of the page.
+/// Server only: reads the state from the URL, loads that page of users (see `loading`) and
+/// hands both to the interactive table.
 #[component]
 fn UsersView() -> impl IntoView {
     let query = use_query_map().with_untracked(query_from_params);
@@ -40,17 +40,12 @@ fn UsersView() -> impl IntoView {
                 <a href="/users/invite" class="button primary">"Invite people"</a>
             </div>
         </header>
-        {Suspend::new(async move {
-            match list_users(query.clone()).await {
-                Ok(initial) => {
-                    // The first rows reach the island's server rendering as context, not as
-                    // a prop: props are copied into the page for the browser, which needs
-                    // only the summary once the rows are on screen.
-                    provide_context(FirstRows(super::rows::rows_html(&initial.users, |_| false).into()));
-                    view! { <UsersBrowser initial=initial.summary() query/> }.into_any()
-                }
-                Err(err) => view! { <ErrorPanel error=err/> }.into_any(),
-            }
+        {load(list_users(query.clone()), move |initial| {
+            // The first rows reach the island's server rendering as context, not as a prop:
+            // props are copied into the page for the browser, which needs only the summary once
+            // the rows are on screen.
+            provide_context(FirstRows(super::rows::rows_html(&initial.users, |_| false).into()));
+            view! { <UsersBrowser initial=initial.summary() query/> }
         })}
     }
 }
@@ -203,7 +198,7 @@ fn UsersBrowser(initial: UsersPageSummary, query: UsersQuery) -> impl IntoView {
         pending.set_value(handle);
     };
     let on_status = move |ev: leptos::ev::Event| {
-        let status = UserStatus::parse(&event_target_value(&ev));
+        let status = Status::parse(&event_target_value(&ev));
         go.run(UsersQuery {
             status,
             page: 1,
@@ -236,7 +231,7 @@ fn UsersBrowser(initial: UsersPageSummary, query: UsersQuery) -> impl IntoView {
                 <label for="status-filter">"Status"</label>
                 <select id="status-filter" name="status" on:change=on_status>
                     <option value="" selected=move || query.get().status.is_none()>"All"</option>
-                    {UserStatus::LISTED.into_iter().map(|s| view! {
+                    {Status::LISTED.into_iter().map(|s| view! {
                         <option value=s.as_str() selected=move || query.get().status == Some(s)>{s.label()}</option>
                     }).collect_view()}
                 </select>
@@ -458,7 +453,7 @@ fn UsersTable(
             })
         }
     };
-    let header = |label: &'static str, key: UserSortKey| {
+    let header = |label: &'static str, key: UserSort| {
         let active = query.sort == key;
         let descending = active && !query.descending;
         let next = UsersQuery {
@@ -499,12 +494,12 @@ fn UsersTable(
                             <input type="checkbox" aria-label="Select every user on this page"
                                 prop:checked=all_on_page on:change=toggle_page/>
                         </th>
-                        {header("Name", UserSortKey::Name)}
-                        {header("Email", UserSortKey::Email)}
-                        {header("Role", UserSortKey::Role)}
-                        {header("Status", UserSortKey::Status)}
+                        {header("Name", UserSort::Name)}
+                        {header("Email", UserSort::Email)}
+                        {header("Role", UserSort::Role)}
+                        {header("Status", UserSort::Status)}
                         <th scope="col">"Source"</th>
-                        {header("Last sign-in", UserSortKey::LastLogin)}
+                        {header("Last sign-in", UserSort::LastLogin)}
                     </tr>
                 </thead>
                 <tbody node_ref=rows inner_html=rows_html on:change=on_row_change></tbody>

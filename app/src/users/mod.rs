@@ -1,69 +1,29 @@
 //! The Users tab: listing at scale, adding people by hand, editing profiles, deactivating.
-//! This file holds the server functions; the pages are in the submodules.
+//! This file holds the server functions; the pages are in the submodules, the data they show in
+//! `model`, and the hook that reads the list with the session in `preload`.
 
 pub mod create;
 pub mod detail;
-pub mod invite;
 pub mod list;
+mod model;
+#[cfg(feature = "ssr")]
+pub mod preload;
 mod rows;
 
+pub use model::{InviteStatus, UserListRow, UserRow, UsersPage, UsersPageSummary, UsersQuery, USERS_PER_PAGE};
+
 use crate::error::AppError;
-#[cfg(feature = "ssr")]
-use crate::model::{InviteStatus, Role, UserListRow, USERS_PER_PAGE};
-use crate::model::{UserRow, UserSortKey, UserStatus, UsersPage, UsersQuery};
 use leptos::prelude::*;
+#[cfg(feature = "ssr")]
+use people::Role;
+use people::{Status, UserSort};
 use uuid::Uuid;
 
 #[cfg(feature = "ssr")]
-mod convert {
+pub(crate) mod convert {
     use super::*;
     use chrono::{DateTime, Utc};
     use identity::users as id;
-
-    pub fn role(role: id::Role) -> Role {
-        match role {
-            id::Role::Admin => Role::Admin,
-            id::Role::Member => Role::Member,
-        }
-    }
-
-    pub fn to_identity_role(role: Role) -> id::Role {
-        match role {
-            Role::Admin => id::Role::Admin,
-            Role::Member => id::Role::Member,
-        }
-    }
-
-    pub fn status(status: id::UserStatus) -> UserStatus {
-        match status {
-            id::UserStatus::Imported => UserStatus::Imported,
-            id::UserStatus::Invited => UserStatus::Invited,
-            id::UserStatus::Active => UserStatus::Active,
-            id::UserStatus::Deactivated => UserStatus::Deactivated,
-            id::UserStatus::Deleted => UserStatus::Deleted,
-        }
-    }
-
-    pub fn to_identity_status(status: UserStatus) -> id::UserStatus {
-        match status {
-            UserStatus::Imported => id::UserStatus::Imported,
-            UserStatus::Invited => id::UserStatus::Invited,
-            UserStatus::Active => id::UserStatus::Active,
-            UserStatus::Deactivated => id::UserStatus::Deactivated,
-            UserStatus::Deleted => id::UserStatus::Deleted,
-        }
-    }
-
-    pub fn source(source: id::UserSource) -> &'static str {
-        match source {
-            id::UserSource::Manual => "Added by hand",
-            id::UserSource::Invite => "Invitation",
-            id::UserSource::Google => "Google Workspace",
-            id::UserSource::Microsoft => "Microsoft Entra ID",
-            id::UserSource::Slack => "Slack",
-            id::UserSource::Scim => "SCIM",
-        }
-    }
 
     pub fn row(user: id::User) -> UserRow {
         UserRow {
@@ -72,9 +32,9 @@ mod convert {
             given_name: user.given_name,
             family_name: user.family_name,
             email: user.email,
-            role: role(user.role),
-            status: status(user.status),
-            source: source(user.source).to_owned(),
+            role: user.role,
+            status: user.status,
+            source: user.source,
             has_password: user.has_password,
             last_login_at: user.last_login_at,
             created_at: user.created_at,
@@ -100,9 +60,9 @@ mod convert {
             id: listed.id,
             display_name: listed.display_name(),
             email: listed.email,
-            role: role(listed.role),
-            status: status(listed.status),
-            source: source(listed.source).to_owned(),
+            role: listed.role,
+            status: listed.status,
+            source: listed.source,
             last_login_at: listed.last_login_at,
             invite,
         }
@@ -114,7 +74,7 @@ mod convert {
         org_id: uuid::Uuid,
         row: &UserRow,
     ) -> Result<Option<InviteStatus>, identity::Error> {
-        if row.status != UserStatus::Invited {
+        if row.status != Status::Invited {
             return Ok(None);
         }
         let open = identity::invites::open_for_users(db, org_id, &[row.id]).await?;
@@ -126,29 +86,18 @@ mod convert {
     pub fn query(query: &UsersQuery, page: u32) -> id::UserQuery {
         id::UserQuery {
             search: Some(query.q.clone()),
-            status: query.status.map(to_identity_status),
-            sort: sort(query.sort),
+            status: query.status,
+            sort: query.sort,
             descending: query.descending,
             page,
             per_page: USERS_PER_PAGE,
-        }
-    }
-
-    pub fn sort(key: UserSortKey) -> id::UserSort {
-        match key {
-            UserSortKey::Name => id::UserSort::Name,
-            UserSortKey::Email => id::UserSort::Email,
-            UserSortKey::Role => id::UserSort::Role,
-            UserSortKey::Status => id::UserSort::Status,
-            UserSortKey::Created => id::UserSort::Created,
-            UserSortKey::LastLogin => id::UserSort::LastLogin,
         }
     }
 }
 
 /// Longest search text, in bytes.
 #[cfg(feature = "ssr")]
-const MAX_SEARCH_LEN: usize = 200;
+pub(crate) const MAX_SEARCH_LEN: usize = 200;
 
 #[server(endpoint = "list_users")]
 pub async fn list_users(#[server(default)] query: UsersQuery) -> Result<UsersPage, AppError> {
@@ -157,7 +106,7 @@ pub async fn list_users(#[server(default)] query: UsersQuery) -> Result<UsersPag
         return Err(AppError::invalid("q", "Search for at most 200 characters."));
     }
     let page = query.page.max(1);
-    let result = match caller.ctx.take_users_page(&query) {
+    let result = match preload::take(&caller.ctx, &query) {
         Some(preloaded) => preloaded,
         None => identity::users::list(&caller.state.db, caller.user.org_id, &convert::query(&query, page))
             .await
@@ -202,15 +151,15 @@ pub async fn create_user(
         email,
         given_name,
         family_name,
-        role: convert::to_identity_role(role),
+        role,
         // With a password the person can sign in at once; without one they wait for an invite.
         status: if password.is_some() {
-            identity::users::UserStatus::Active
+            Status::Active
         } else {
-            identity::users::UserStatus::Imported
+            Status::Imported
         },
-        source: identity::users::UserSource::Manual,
-        password,
+        source: people::Source::Manual,
+        password: password.map(Into::into),
     };
     let user = identity::users::create(&caller.state.db, &caller.actor(), new)
         .await
@@ -234,7 +183,7 @@ pub async fn update_user(
         email,
         given_name,
         family_name,
-        role: Some(convert::to_identity_role(role)),
+        role: Some(role),
     };
     let user = identity::users::update_profile(&caller.state.db, &caller.actor(), id, change)
         .await
@@ -255,19 +204,6 @@ pub async fn set_user_active(id: Uuid, active: bool) -> Result<UserRow, AppError
     Ok(convert::row(user))
 }
 
-/// For the server's middleware: the page a GET of `/users` with these query parameters shows,
-/// as the table's state and as the identity layer's query, so the session lookup can read that
-/// page in the same statement. `None` for a state `list_users` refuses.
-#[cfg(feature = "ssr")]
-pub fn preload_query(get: impl Fn(&str) -> Option<String>) -> Option<(UsersQuery, identity::users::UserQuery)> {
-    let query = query_from(get);
-    if query.q.len() > MAX_SEARCH_LEN {
-        return None;
-    }
-    let identity_query = convert::query(&query, query.page);
-    Some((query, identity_query))
-}
-
 /// Reads the Users tab state from its URL query.
 pub fn query_from_params(params: &leptos_router::params::ParamsMap) -> UsersQuery {
     query_from(|key| params.get(key))
@@ -277,8 +213,8 @@ pub fn query_from_params(params: &leptos_router::params::ParamsMap) -> UsersQuer
 pub fn query_from(get: impl Fn(&str) -> Option<String>) -> UsersQuery {
     UsersQuery {
         q: get("q").unwrap_or_default(),
-        status: get("status").and_then(|s| UserStatus::parse(&s)),
-        sort: UserSortKey::parse(&get("sort").unwrap_or_default()),
+        status: get("status").and_then(|s| Status::parse(&s)),
+        sort: UserSort::parse(&get("sort").unwrap_or_default()),
         descending: get("dir").as_deref() == Some("desc"),
         page: get("page").and_then(|p| p.parse().ok()).unwrap_or(1).max(1),
     }
@@ -293,7 +229,7 @@ pub fn url_for(query: &UsersQuery) -> String {
     if let Some(status) = query.status {
         parts.push(format!("status={}", status.as_str()));
     }
-    if query.sort != UserSortKey::Name {
+    if query.sort != UserSort::Name {
         parts.push(format!("sort={}", query.sort.as_str()));
     }
     if query.descending {

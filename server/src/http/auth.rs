@@ -2,7 +2,7 @@
 //! without JavaScript: success redirects onward with a fresh session cookie; failure
 //! redirects back with a one-shot flash that the page shows inline.
 
-use app::model::Flash;
+use app::session::Flash;
 use app::ssr::{
     cookie, cookie_value, encode_flash, RequestContext, SharedState, FLASH_COOKIE, PENDING_COOKIE, SESSION_COOKIE,
 };
@@ -12,9 +12,15 @@ use axum::response::{IntoResponse, Redirect, Response};
 use axum::{Extension, Form};
 use identity::auth::{AccountRef, Attempt, SignIn};
 use identity::orgs::{Creation, NewOrg};
+use identity::secrets::SecretString;
 use identity::sessions::NewSession;
 use identity::EmailAddress;
 use serde::Deserialize;
+
+/// What a form without a password field carries: fails every check a password must pass.
+fn no_password() -> SecretString {
+    SecretString::from("")
+}
 
 #[derive(Deserialize)]
 pub struct SetupForm {
@@ -26,10 +32,11 @@ pub struct SetupForm {
     family_name: String,
     #[serde(default)]
     email: String,
-    #[serde(default)]
-    password: String,
+    #[serde(default = "no_password")]
+    password: SecretString,
 }
 
+#[tracing::instrument(name = "auth_setup", skip_all)]
 pub async fn setup(
     State(state): State<SharedState>,
     Extension(ctx): Extension<RequestContext>,
@@ -65,7 +72,7 @@ pub async fn setup(
         admin_email: email,
         admin_given_name: form.given_name.clone(),
         admin_family_name: form.family_name.clone(),
-        admin_password: form.password.clone(),
+        admin_password: form.password,
     };
     let creation = if first_run {
         Creation::FirstRun
@@ -95,8 +102,8 @@ pub async fn setup(
 pub struct LoginForm {
     #[serde(default)]
     email: String,
-    #[serde(default)]
-    password: String,
+    #[serde(default = "no_password")]
+    password: SecretString,
     /// Set by a workspace's own sign-in page.
     #[serde(default)]
     workspace: String,
@@ -105,6 +112,7 @@ pub struct LoginForm {
     next: String,
 }
 
+#[tracing::instrument(name = "auth_login", skip_all)]
 pub async fn login(
     State(state): State<SharedState>,
     Extension(ctx): Extension<RequestContext>,
@@ -145,6 +153,7 @@ pub struct WorkspaceForm {
     workspace: String,
 }
 
+#[tracing::instrument(name = "auth_choose_workspace", skip_all)]
 pub async fn choose_workspace(
     State(state): State<SharedState>,
     Extension(ctx): Extension<RequestContext>,
@@ -178,11 +187,12 @@ pub struct AcceptForm {
     given_name: String,
     #[serde(default)]
     family_name: String,
-    #[serde(default)]
-    password: String,
+    #[serde(default = "no_password")]
+    password: SecretString,
 }
 
 /// Accepting an invitation: set a password (and names), become active, and get signed in.
+#[tracing::instrument(name = "auth_accept_invite", skip_all)]
 pub async fn accept_invite(
     State(state): State<SharedState>,
     Extension(ctx): Extension<RequestContext>,
@@ -195,7 +205,7 @@ pub async fn accept_invite(
         &form.token,
         &form.given_name,
         &form.family_name,
-        form.password.clone(),
+        form.password,
         ctx.ip.clone(),
     )
     .await;
@@ -210,6 +220,7 @@ pub async fn accept_invite(
     }
 }
 
+#[tracing::instrument(name = "auth_logout", skip_all)]
 pub async fn logout(State(state): State<SharedState>, Extension(ctx): Extension<RequestContext>) -> Response {
     if let Some(token) = cookie_value(ctx.cookie_header.as_deref(), SESSION_COOKIE) {
         if let Err(err) = identity::sessions::revoke(&state.db, token).await {
@@ -241,7 +252,7 @@ async fn start_session(
         ip: ctx.ip.as_deref(),
         user_agent: ctx.user_agent.as_deref(),
     };
-    let created = identity::sessions::create(&state.db, &state.sessions, new).await;
+    let created = identity::sessions::create(&state.db, state.sessions.policy(), new).await;
     let recorded = identity::auth::record_login(
         &state.db,
         &account,
@@ -253,7 +264,7 @@ async fn start_session(
     match created.and_then(|token| recorded.map(|_| token)) {
         Ok(token) => {
             let mut response = Redirect::to(next).into_response();
-            let max_age = state.sessions.absolute_lifetime.num_seconds();
+            let max_age = state.sessions.policy().absolute_lifetime.num_seconds();
             append_cookie(
                 &mut response,
                 &cookie(SESSION_COOKIE, token.expose(), Some(max_age), state.secure_cookies),

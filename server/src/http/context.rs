@@ -1,20 +1,17 @@
 //! Resolves who is calling (session cookie), from where, and under which request id, once per
-//! request, and hands it to every handler and server function as a request extension. A view
-//! of the Users tab also gets its page of users from the same statement as the session.
+//! request, and hands it to every page, server function and `/auth` route as a request
+//! extension. It knows no page: a page that wants its data read with the session says so
+//! through the app's hook (`app::ssr::session_read_for`), and this runs what the hook returns.
 
-use app::model::UsersQuery;
-use app::ssr::{cookie_value, PreloadedUsersPage, RequestContext, SharedState, SESSION_COOKIE};
+use app::ssr::preload::{Preloaded, SessionRead};
+use app::ssr::{cookie_value, session_read_for, RequestContext, SharedState, SESSION_COOKIE};
 use axum::extract::{ConnectInfo, Request, State};
 use axum::middleware::Next;
 use axum::response::Response;
 use identity::sessions::SessionUser;
 use std::net::SocketAddr;
-use std::sync::{Arc, Mutex};
 
 pub async fn attach(State(state): State<SharedState>, mut req: Request, next: Next) -> Response {
-    let path = req.uri().path();
-    // Static files never need a session lookup.
-    let is_asset = path.starts_with("/pkg/") || path == "/favicon.ico" || path.starts_with("/assets/");
     let headers = req.headers();
     let cookie_header = headers
         .get(http::header::COOKIE)
@@ -44,24 +41,18 @@ pub async fn attach(State(state): State<SharedState>, mut req: Request, next: Ne
             .map(|ci| ci.0.ip().to_string())
     });
 
-    // A view of the Users tab reads its page with the session, in one round trip.
-    let users_query = (req.method() == http::Method::GET && req.uri().path() == "/users")
-        .then(|| {
-            let params: Vec<(String, String)> = form_urlencoded::parse(req.uri().query().unwrap_or("").as_bytes())
-                .into_owned()
-                .collect();
-            app::users::preload_query(|key| params.iter().find(|(k, _)| k == key).map(|(_, v)| v.clone()))
-        })
-        .flatten();
-    let (session, users_page) = match (is_asset, cookie_value(cookie_header.as_deref(), SESSION_COOKIE)) {
-        (false, Some(token)) => match resolve(&state, token, users_query).await {
-            Ok(resolved) => resolved,
-            Err(err) => {
-                tracing::error!(error = ?err, request_id, "session lookup failed");
-                (None, None)
+    let (session, preloaded) = match cookie_value(cookie_header.as_deref(), SESSION_COOKIE) {
+        Some(token) => {
+            let read = session_read_for(req.method(), req.uri());
+            match resolve(&state, token, read).await {
+                Ok(resolved) => resolved,
+                Err(err) => {
+                    tracing::error!(error = ?err, request_id, "session lookup failed");
+                    (None, None)
+                }
             }
-        },
-        _ => (None, None),
+        }
+        None => (None, None),
     };
     req.extensions_mut().insert(RequestContext {
         session,
@@ -69,47 +60,29 @@ pub async fn attach(State(state): State<SharedState>, mut req: Request, next: Ne
         request_id,
         user_agent,
         cookie_header,
-        users_page,
+        preloaded,
     });
     next.run(req).await
 }
 
-/// The session behind `token`, with the Users page when `users_query` asks for one.
+/// The session behind `token`, with its page's data when the page asked for a read.
+#[tracing::instrument(name = "session", skip_all)]
 async fn resolve(
     state: &SharedState,
     token: &str,
-    users_query: Option<(UsersQuery, identity::users::UserQuery)>,
-) -> identity::Result<(Option<SessionUser>, Option<Arc<PreloadedUsersPage>>)> {
-    let Some((shown, query)) = users_query else {
-        return Ok((
-            identity::sessions::resolve(&state.db, &state.lane, &state.sessions, token).await?,
-            None,
-        ));
+    read: Option<Box<dyn SessionRead>>,
+) -> identity::Result<(Option<SessionUser>, Option<Preloaded>)> {
+    let Some(read) = read else {
+        return Ok((state.sessions.resolve(token).await?, None));
     };
-    let resolved =
-        match identity::sessions::resolve_with_users_page(&state.db, &state.lane, &state.sessions, token, &query).await
-        {
-            Ok(resolved) => resolved,
-            // The session alone, so a failure to read the page is reported by the page (with its
-            // request id), not taken for a sign-out.
-            Err(err) => {
-                tracing::warn!(error = ?err, "reading the Users page with the session failed");
-                return Ok((
-                    identity::sessions::resolve(&state.db, &state.lane, &state.sessions, token).await?,
-                    None,
-                ));
-            }
-        };
-    Ok(match resolved {
-        None => (None, None),
-        Some((user, page)) => {
-            let page = page.map(|page| {
-                Arc::new(PreloadedUsersPage {
-                    query: shown,
-                    page: Mutex::new(Some(page)),
-                })
-            });
-            (Some(user), page)
+    match read.resolve(&state.sessions, token).await {
+        Ok(None) => Ok((None, None)),
+        Ok(Some((user, preloaded))) => Ok((Some(user), preloaded)),
+        // The session alone, so a failure to read the page is reported by the page (with its
+        // request id), not taken for a sign-out.
+        Err(err) => {
+            tracing::warn!(error = ?err, "reading a page's data with the session failed");
+            Ok((state.sessions.resolve(token).await?, None))
         }
-    })
+    }
 }

@@ -27,36 +27,17 @@ pub fn router(
     bundle: bundle::Bundle,
     public_origin: String,
 ) -> Router {
-    let routes = generate_route_list(app::App);
-    let context_state = state.clone();
-    let provide_state = move || provide_context(context_state.clone());
-
-    let leptos = Router::new()
-        .leptos_routes_with_context(&leptos_options, routes, provide_state, {
-            let options = leptos_options.clone();
-            move || app::shell(options.clone())
-        })
-        .nest_service("/pkg", bundle.router())
-        .fallback(leptos_axum::file_and_error_handler(app::shell))
-        .with_state(leptos_options);
-
     let x_request_id = http::HeaderName::from_static("x-request-id");
     Router::new()
         .route("/healthz", get(health::healthz))
         .route("/readyz", get(health::readyz))
-        .route("/auth/setup", post(auth::setup))
-        .route("/auth/login", post(auth::login))
-        .route("/auth/login/workspace", post(auth::choose_workspace))
-        .route("/auth/logout", post(auth::logout))
-        .route("/auth/invite/accept", post(auth::accept_invite))
         .with_state(state.clone())
-        .merge(leptos)
-        .layer(middleware::from_fn(guard::server_fn_status))
-        .layer(middleware::from_fn_with_state(state, context::attach))
-        .layer(middleware::from_fn_with_state(
-            guard::Origin(public_origin),
-            guard::same_origin_writes,
-        ))
+        .merge(browser_surface(state, leptos_options.clone(), public_origin))
+        // Static files: no session, no origin check. What no route serves is tried as a public
+        // file, then rendered as the app's not-found page.
+        .nest_service("/pkg", bundle.router())
+        .fallback(leptos_axum::file_and_error_handler(app::shell))
+        .with_state(leptos_options)
         .layer(DefaultBodyLimit::max(MAX_BODY_BYTES))
         .layer(tower_http::limit::RequestBodyLimitLayer::new(MAX_BODY_BYTES))
         .layer(SetResponseHeaderLayer::if_not_present(
@@ -81,4 +62,32 @@ pub fn router(
             tracing::info_span!("request", method = %req.method(), path = %req.uri().path(), request_id = %id)
         }))
         .layer(SetRequestIdLayer::new(x_request_id, MakeRequestUuid))
+}
+
+/// What browsers use with a session cookie: the pages, their server functions and the plain-form
+/// `/auth` routes. Only these resolve the session and accept writes from Rollcall's own origin
+/// alone; a router for bearer-token clients (SCIM) mounts beside this one, without either.
+fn browser_surface(state: SharedState, leptos_options: LeptosOptions, public_origin: String) -> Router<LeptosOptions> {
+    let routes = generate_route_list(app::App);
+    let context_state = state.clone();
+    let provide_state = move || provide_context(context_state.clone());
+    let pages = Router::new().leptos_routes_with_context(&leptos_options, routes, provide_state, {
+        let options = leptos_options.clone();
+        move || app::shell(options.clone())
+    });
+    let auth = Router::new()
+        .route("/auth/setup", post(auth::setup))
+        .route("/auth/login", post(auth::login))
+        .route("/auth/login/workspace", post(auth::choose_workspace))
+        .route("/auth/logout", post(auth::logout))
+        .route("/auth/invite/accept", post(auth::accept_invite))
+        .with_state(state.clone());
+    pages
+        .merge(auth)
+        .layer(middleware::from_fn(guard::server_fn_status))
+        .layer(middleware::from_fn_with_state(state, context::attach))
+        .layer(middleware::from_fn_with_state(
+            guard::Origin(public_origin),
+            guard::same_origin_writes,
+        ))
 }

@@ -68,7 +68,7 @@ pub async fn fresh_database() -> String {
 
 pub fn settings(database_url: String) -> Settings {
     Settings {
-        database_url: Some(database_url),
+        database_url: Some(database_url.into()),
         data_dir: cluster_dir(),
         listen: "127.0.0.1:0".parse().unwrap(),
         public_url: None,
@@ -284,4 +284,16 @@ pub fn session_cookie(res: &reqwest::Response) -> String {
         .find(|c| c.starts_with("rollcall_session="))
         .expect("a session cookie");
     cookie.split(';').next().unwrap().to_owned()
+}
+
+/// The name of the database a test's URL points at.
+pub fn database_name(url: &str) -> String {
+    let path = url.split('?').next().unwrap_or(url);
+    path.rsplit('/').next().unwrap_or("").to_owned()
+}
+
+/// A connection to the test cluster's maintenance database, for changes a test's own database
+/// cannot make to itself.
+pub async fn admin_connection() -> PgPool {
+    PgPool::connect(admin_url()).await.unwrap()
 }

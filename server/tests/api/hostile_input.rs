@@ -61,20 +61,60 @@ async fn a_malformed_body_is_a_bad_request_and_changes_nothing() {
                 ("given_name", ""),
                 ("family_name", ""),
                 ("role", "member"),
+                ("password", PASSWORD),
             ],
         )
         .await;
+    // Mo is active and Bo deactivated: whichever way a malformed `active` were read, one of the
+    // two would change.
+    admin
+        .call(
+            "create_user",
+            &[
+                ("email", "bo@acme.test"),
+                ("given_name", ""),
+                ("family_name", ""),
+                ("role", "member"),
+                ("password", PASSWORD),
+            ],
+        )
+        .await;
+    let bo = app.user_id("bo@acme.test").await.to_string();
+    assert_eq!(
+        admin
+            .call("set_user_active", &[("id", &bo), ("active", "false")])
+            .await
+            .status(),
+        200
+    );
     let mo = app.user_id("mo@acme.test").await.to_string();
-    let res = admin.call("set_user_active", &[("id", &mo), ("active", "maybe")]).await;
-    assert_eq!(res.status(), 400);
-    let err: serde_json::Value = res.json().await.unwrap();
-    assert!(err.get("BadRequest").is_some(), "{err}");
+    let before: Vec<(String, String, i64)> = sqlx::query_as(
+        "select email, status, version from users where email in ('mo@acme.test', 'bo@acme.test') order by email",
+    )
+    .fetch_all(&app.db)
+    .await
+    .unwrap();
+    assert_eq!(
+        before
+            .iter()
+            .map(|(e, s, _)| (e.as_str(), s.as_str()))
+            .collect::<Vec<_>>(),
+        [("bo@acme.test", "deactivated"), ("mo@acme.test", "active")]
+    );
+    for id in [&mo, &bo] {
+        let res = admin.call("set_user_active", &[("id", id), ("active", "maybe")]).await;
+        assert_eq!(res.status(), 400);
+        let err: serde_json::Value = res.json().await.unwrap();
+        assert!(err.get("BadRequest").is_some(), "{err}");
+    }
     assert_eq!(admin.call("get_user", &[("id", "not-a-uuid")]).await.status(), 400);
-    let status: String = sqlx::query_scalar("select status from users where email = 'mo@acme.test'")
-        .fetch_one(&app.db)
-        .await
-        .unwrap();
-    assert_eq!(status, "imported");
+    let after: Vec<(String, String, i64)> = sqlx::query_as(
+        "select email, status, version from users where email in ('mo@acme.test', 'bo@acme.test') order by email",
+    )
+    .fetch_all(&app.db)
+    .await
+    .unwrap();
+    assert_eq!(after, before, "a malformed value changed someone");
 
     // A JSON body where a form is expected is refused, and nobody is signed in.
     let stranger = app.browser();

@@ -27,7 +27,7 @@ async fn accept(browser: &Browser, token: &str, password: &str) -> reqwest::Resp
 #[tokio::test]
 async fn an_invited_person_gets_one_mail_whose_link_works_once() {
     let smtp = MailServer::start();
-    let app = spawn_app_with(|s| s.smtp_url = Some(smtp.url())).await;
+    let app = spawn_app_with(|s| s.smtp_url = Some(smtp.url().into())).await;
     let admin = app.first_admin().await;
     let res = admin
         .call(
@@ -230,7 +230,7 @@ async fn without_smtp_the_outbox_shows_the_rendered_mail_and_its_link() {
 #[tokio::test]
 async fn a_failed_delivery_is_retried_and_an_admin_can_retry_it_now() {
     let port = free_port();
-    let app = spawn_app_with(|s| s.smtp_url = Some(format!("smtp://127.0.0.1:{port}"))).await;
+    let app = spawn_app_with(|s| s.smtp_url = Some(format!("smtp://127.0.0.1:{port}").into())).await;
     let admin = app.first_admin().await;
     admin.call("send_invites", &[("list", "mo@acme.test")]).await;
     let mut entry = serde_json::Value::Null;
@@ -264,9 +264,9 @@ async fn a_failed_delivery_is_retried_and_an_admin_can_retry_it_now() {
 #[tokio::test]
 async fn five_thousand_invites_reach_each_person_exactly_once_with_two_servers_sending() {
     let smtp = MailServer::start();
-    let first = spawn_app_with(|s| s.smtp_url = Some(smtp.url())).await;
+    let first = spawn_app_with(|s| s.smtp_url = Some(smtp.url().into())).await;
     let url = smtp.url();
-    let _second = spawn_on(first.database_url.clone(), move |s| s.smtp_url = Some(url)).await;
+    let _second = spawn_on(first.database_url.clone(), move |s| s.smtp_url = Some(url.into())).await;
     let admin = first.first_admin().await;
     let list: Vec<String> = (0..5000).map(|n| format!("person{n}@bulk.test")).collect();
     let res = admin.call("send_invites", &[("list", &list.join("\n"))]).await;

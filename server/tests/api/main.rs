@@ -5,9 +5,9 @@ mod mail_server;
 
 mod auth;
 mod cli;
+mod health_and_static;
 mod hostile_input;
 mod invites;
-mod read_lane;
 mod scale_out;
 mod static_files;
 mod users;

@@ -49,8 +49,23 @@ async fn a_server_of_the_previous_release_still_starts_once_a_newer_one_has_migr
     .execute(&app.db)
     .await
     .unwrap();
-    // What every server runs at start.
+    app.first_admin().await;
+    // What every server runs at start, then serves: this release's migrations are all there,
+    // and the newer one it does not know is left alone.
     identity::db::migrate(&app.db)
         .await
         .expect("an older server refused a database a newer one had migrated");
+    let restarted = spawn_on(app.database_url.clone(), |_| {}).await;
+    let ready = reqwest::get(format!("{}/readyz", restarted.address)).await.unwrap();
+    assert_eq!(ready.status(), 200, "the restarted server is not ready");
+    let signed_in = restarted.browser().sign_in("ada@acme.test", PASSWORD).await;
+    assert_eq!(signed_in.status(), 303, "the restarted server does not sign people in");
+    let cookie = session_cookie(&signed_in);
+    let me = call_with_cookie(&restarted.address, &cookie, "whoami", &[]).await;
+    assert!(me.contains("ada@acme.test"), "{me}");
+    let newer: i64 = sqlx::query_scalar("select count(*) from _sqlx_migrations where version = 99990101000000")
+        .fetch_one(&app.db)
+        .await
+        .unwrap();
+    assert_eq!(newer, 1, "the newer release's migration record was touched");
 }

@@ -513,8 +513,8 @@ async fn the_users_page_is_read_only_for_a_live_admin_session_and_only_from_its_
 
 #[tokio::test]
 async fn reading_the_users_page_with_the_session_gives_the_page_listing_it_gives() {
-    use identity::sessions::{resolve_with_users_page, SessionPolicy};
-    use identity::users::{list, UserQuery, UserSort, UserStatus};
+    use identity::sessions::{SessionPolicy, SessionStore};
+    use identity::users::{list, resolve_with_page, Status, UserQuery, UserSort};
     let app = spawn_app().await;
     let admin = app.first_admin().await;
     let org_id = app.org_id("acme").await;
@@ -524,11 +524,10 @@ async fn reading_the_users_page_with_the_session_gives_the_page_listing_it_gives
     let admin_token = session_cookie(&app.browser().sign_in("ada@acme.test", PASSWORD).await);
     let member_token = session_cookie(&member.sign_in("mo@acme.test", PASSWORD).await);
     let token = |cookie: &str| cookie.trim_start_matches("rollcall_session=").to_owned();
-    let policy = SessionPolicy::default();
-    // One connection: every read below takes its turn on it.
-    let lane = identity::db::ReadLane::new(&app.db, 1);
+    // One connection on the lane: every read below takes its turn on it.
+    let sessions = SessionStore::new(&app.db, 1, SessionPolicy::default());
 
-    let query = |search: &str, status: Option<UserStatus>, sort: UserSort, descending: bool, page: u32| UserQuery {
+    let query = |search: &str, status: Option<Status>, sort: UserSort, descending: bool, page: u32| UserQuery {
         search: Some(search.to_owned()),
         status,
         sort,
@@ -540,13 +539,13 @@ async fn reading_the_users_page_with_the_session_gives_the_page_listing_it_gives
         query("", None, UserSort::Name, false, 1),
         query("", None, UserSort::Name, false, 3),
         query("person 07", None, UserSort::Name, false, 1),
-        query("", Some(UserStatus::Deactivated), UserSort::Email, true, 1),
+        query("", Some(Status::Deactivated), UserSort::Email, true, 1),
         query("", None, UserSort::LastLogin, true, 2),
         query("nobody", None, UserSort::Name, false, 1),
         query("", None, UserSort::Name, false, 9),
     ];
     for case in &cases {
-        let (user, page) = resolve_with_users_page(&app.db, &lane, &policy, &token(&admin_token), case)
+        let (user, page) = resolve_with_page(&sessions, &token(&admin_token), case)
             .await
             .unwrap()
             .expect("a live session");
@@ -563,19 +562,18 @@ async fn reading_the_users_page_with_the_session_gives_the_page_listing_it_gives
     }
 
     // A member's session resolves, without the page; a forged token resolves to nobody.
-    let (user, page) = resolve_with_users_page(&app.db, &lane, &policy, &token(&member_token), &cases[0])
+    let (user, page) = resolve_with_page(&sessions, &token(&member_token), &cases[0])
         .await
         .unwrap()
         .expect("a live session");
     assert_eq!(user.email, "mo@acme.test");
     assert!(page.is_none(), "a member was given the users");
-    let forged = resolve_with_users_page(&app.db, &lane, &policy, &"a".repeat(64), &cases[0])
-        .await
-        .unwrap();
+    let forged = resolve_with_page(&sessions, &"a".repeat(64), &cases[0]).await.unwrap();
     assert!(forged.is_none());
 }
 
-/// The Users tab's speed rests on this (bench/users-page): a view reads its page in the same
+/// Pins an implementation detail for performance (the statement's text in `pg_stat_activity`):
+/// the Users tab's speed rests on it (bench/users-page). A view reads its page in the same
 /// statement as the session, on the session-read lane, and needs no pooled connection at all.
 /// Were the page read on its own (the middleware not recognising the view, say), it would
 /// wait here for a pooled connection that never comes free.
@@ -622,8 +620,9 @@ async fn a_view_of_the_users_tab_reads_its_page_with_the_session_in_one_statemen
         .await
         .unwrap();
         assert_eq!(others.len(), 1, "{others:?}");
+        // `query` holds the statement's first 1 kB (track_activity_query_size): its start.
         assert!(
-            others[0].starts_with("with me as (") && others[0].contains(" union all select me.*"),
+            others[0].starts_with("with me as (select ") && others[0].contains(" from me cross join lateral (select "),
             "the last statement of {path} was not the page read with the session: {}",
             others[0]
         );
@@ -648,4 +647,82 @@ async fn a_page_past_the_end_of_the_list_says_so_and_links_to_the_first_page() {
     );
     let searched = admin.get("/users?q=person&page=9").await.text().await.unwrap();
     assert!(searched.contains(r#"<a href="/users?q=person" class="button">Go to the first page"#));
+}
+
+/// The value a rendered form's `<input name=…>` carries.
+fn input_value(html: &str, name: &str) -> Option<String> {
+    let at = html.find(&format!("name=\"{name}\""))?;
+    let start = html[..at].rfind("<input")?;
+    let end = at + html[at..].find('>')?;
+    let tag = &html[start..end];
+    let value = tag.split("value=\"").nth(1)?;
+    Some(value[..value.find('"')?].to_owned())
+}
+
+#[tokio::test]
+async fn a_profile_shows_and_saves_the_stored_names_not_ones_split_from_the_display_name() {
+    let app = spawn_app().await;
+    let admin = app.first_admin().await;
+    let created = admin
+        .call(
+            "create_user",
+            &[
+                ("email", "mary@acme.test"),
+                ("given_name", "Mary Ann"),
+                ("family_name", "Smith"),
+                ("role", "member"),
+                ("password", PASSWORD),
+            ],
+        )
+        .await;
+    assert_eq!(created.status(), 200);
+    let mary = app.browser();
+    mary.sign_in("mary@acme.test", PASSWORD).await;
+    let page = mary.get("/profile").await.text().await.unwrap();
+    let given = input_value(&page, "given_name");
+    let family = input_value(&page, "family_name");
+    assert_eq!(
+        (given.as_deref(), family.as_deref()),
+        (Some("Mary Ann"), Some("Smith")),
+        "the profile form shows other names than the stored ones"
+    );
+
+    // Saved as shown: nothing changes.
+    let saved = mary
+        .call(
+            "update_my_names",
+            &[("given_name", &given.unwrap()), ("family_name", &family.unwrap())],
+        )
+        .await;
+    assert_eq!(saved.status(), 200);
+    let stored: (String, String) =
+        sqlx::query_as("select given_name, family_name from users where email = 'mary@acme.test'")
+            .fetch_one(&app.db)
+            .await
+            .unwrap();
+    assert_eq!(stored, ("Mary Ann".to_owned(), "Smith".to_owned()));
+}
+
+#[tokio::test]
+async fn an_invalid_invitation_expiry_is_reported_on_the_settings_field_and_changes_nothing() {
+    let app = spawn_app().await;
+    let admin = app.first_admin().await;
+    for bad in ["0", "91", "seven", ""] {
+        let res = admin.call("save_invite_expiry", &[("invite_ttl_days", bad)]).await;
+        assert_eq!(res.status(), 422, "{bad:?}");
+        let err: serde_json::Value = res.json().await.unwrap();
+        assert_eq!(err["Invalid"]["field"], "invite_ttl_days", "{bad:?}: {err}");
+    }
+    let hours: i32 = sqlx::query_scalar("select invite_ttl_hours from orgs")
+        .fetch_one(&app.db)
+        .await
+        .unwrap();
+    assert_eq!(hours, 7 * 24, "a refused expiry was saved");
+    let res = admin.call("save_invite_expiry", &[("invite_ttl_days", "14")]).await;
+    assert_eq!(res.status(), 200);
+    let hours: i32 = sqlx::query_scalar("select invite_ttl_hours from orgs")
+        .fetch_one(&app.db)
+        .await
+        .unwrap();
+    assert_eq!(hours, 14 * 24);
 }

@@ -1,61 +1,12 @@
-//! Connection pool and migrations.
+//! The read lane: connections kept for the read every request starts with (see
+//! `sessions::SessionStore`). Only the engine uses it.
 
-use sqlx::postgres::{PgConnectOptions, PgPoolOptions};
-use sqlx::{Connection, PgConnection, PgPool};
-use std::str::FromStr;
+use crate::Db;
+use sqlx::postgres::PgConnectOptions;
+use sqlx::{Connection, PgConnection};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 use tokio::sync::{OwnedSemaphorePermit, Semaphore};
-
-pub type Db = PgPool;
-
-/// The migrations this release knows. A database that a newer release has already migrated
-/// further is accepted: while app servers are upgraded one by one, an older one may restart
-/// against it. So each migration only adds what older code can ignore (tables, columns with
-/// defaults, indexes, triggers that keep data consistent for old and new code alike); dropping
-/// what an older release still reads waits for a later release.
-fn migrator() -> sqlx::migrate::Migrator {
-    let mut migrator = sqlx::migrate!("./migrations");
-    migrator.set_ignore_missing(true);
-    migrator
-}
-
-pub async fn connect(url: &str, max_connections: u32) -> Result<Db, sqlx::Error> {
-    // JIT off: every query here is short OLTP, and a cached generic plan for a paged list
-    // (its LIMIT unknown, so costed as if it read 10% of a big table) crossed `jit_above_cost`
-    // and spent ~10 ms compiling on every execution.
-    let options = PgConnectOptions::from_str(url)?
-        .application_name("rollcall")
-        .options([("jit", "off")]);
-    PgPoolOptions::new()
-        .max_connections(max_connections)
-        .min_connections(1)
-        .acquire_timeout(Duration::from_secs(10))
-        // No ping before every checkout: it doubled the round trips of a page's queries. A
-        // connection that died while idle fails its next query, is dropped, and is replaced;
-        // idle connections are also closed after 10 minutes (sqlx's default).
-        .test_before_acquire(false)
-        .connect_with(options)
-        .await
-}
-
-/// Applies pending migrations. Safe to run from several servers at once: sqlx takes an
-/// advisory lock while migrating.
-pub async fn migrate(db: &Db) -> Result<(), sqlx::migrate::MigrateError> {
-    migrator().run(db).await
-}
-
-/// Splits a keyset page fetched with `limit + 1` rows into the page and the cursor for the next
-/// (older) one, if there is one.
-pub fn keyset_page<T>(mut rows: Vec<T>, limit: i64, id: impl Fn(&T) -> i64) -> (Vec<T>, Option<i64>) {
-    if rows.len() as i64 > limit {
-        rows.truncate(limit as usize);
-        let cursor = rows.last().map(&id);
-        (rows, cursor)
-    } else {
-        (rows, None)
-    }
-}
 
 /// Connections kept for the read every request starts with: its session and, on the Users tab,
 /// the page read in the same statement (`sessions::resolve*`).
@@ -207,5 +158,129 @@ impl Drop for LaneConnection {
                 drop(permit);
             });
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    //! Against the cluster the server's integration tests use (started by whichever test binary
+    //! comes first), on its maintenance database: these need no tables.
+    use super::*;
+
+    async fn test_database() -> Db {
+        let dir = std::path::PathBuf::from(concat!(env!("CARGO_MANIFEST_DIR"), "/../target/tmp/test-pg"));
+        let url = std::thread::spawn(move || {
+            tokio::runtime::Runtime::new().unwrap().block_on(async {
+                rollcall_server::embedded_pg::EmbeddedPostgres::start(&dir)
+                    .await
+                    .expect("start the test cluster")
+                    .url("postgres")
+            })
+        })
+        .join()
+        .unwrap();
+        crate::db::connect(&url, 2).await.unwrap()
+    }
+
+    async fn backend_pid(conn: &mut LaneConnection) -> i32 {
+        sqlx::query_scalar("select pg_backend_pid()")
+            .fetch_one(&mut **conn)
+            .await
+            .unwrap()
+    }
+
+    /// Runs `sql` on a connection of the lane and abandons it after `after`, as a cancelled
+    /// request does; returns the connection's backend.
+    async fn abandon(lane: &ReadLane, sql: &str, after: Duration) -> i32 {
+        let mut conn = lane.acquire().await.unwrap();
+        let pid = backend_pid(&mut conn).await;
+        let run = tokio::time::timeout(after, sqlx::query(sql).execute(&mut *conn)).await;
+        assert!(run.is_err(), "`{sql}` should still have been running");
+        pid
+    }
+
+    #[tokio::test]
+    async fn a_finished_connection_is_reused_and_an_abandoned_one_is_kept_only_if_it_drains() {
+        let db = test_database().await;
+        let lane = ReadLane::new(&db, 1);
+
+        let mut conn = lane.acquire().await.unwrap();
+        let first = backend_pid(&mut conn).await;
+        conn.finished();
+        let mut conn = lane.acquire().await.unwrap();
+        assert_eq!(
+            backend_pid(&mut conn).await,
+            first,
+            "a finished connection was not reused"
+        );
+        conn.finished();
+
+        // Abandoned while a short statement ran: the lane reads the rest and keeps it.
+        let pid = abandon(&lane, "select pg_sleep(0.3)", Duration::from_millis(50)).await;
+        assert_eq!(pid, first);
+        let mut conn = lane.acquire().await.unwrap();
+        assert_eq!(
+            backend_pid(&mut conn).await,
+            first,
+            "a connection whose abandoned statement soon finished was not kept"
+        );
+        conn.finished();
+
+        // Abandoned in a long statement: closed after a second, and the next read gets a new one.
+        abandon(&lane, "select pg_sleep(30)", Duration::from_millis(50)).await;
+        let mut conn = tokio::time::timeout(Duration::from_secs(5), lane.acquire())
+            .await
+            .expect("the next read waited for the abandoned statement")
+            .unwrap();
+        let second = backend_pid(&mut conn).await;
+        assert_ne!(
+            second, first,
+            "a connection still busy with an abandoned statement was reused"
+        );
+
+        // One whose server side died fails its statement, and is replaced.
+        sqlx::query("select pg_terminate_backend($1)")
+            .bind(second)
+            .execute(&db)
+            .await
+            .unwrap();
+        assert!(sqlx::query("select 1").execute(&mut *conn).await.is_err());
+        drop(conn);
+        let mut conn = lane.acquire().await.unwrap();
+        let third = backend_pid(&mut conn).await;
+        assert!(
+            third != second && third != first,
+            "a dead connection was handed out again"
+        );
+        conn.finished();
+    }
+
+    #[tokio::test]
+    async fn the_lane_never_holds_more_connections_than_its_size_and_hands_a_waiter_the_one_finished_with() {
+        let db = test_database().await;
+        let lane = ReadLane::new(&db, 1);
+        let mut held = lane.acquire().await.unwrap();
+        let only = backend_pid(&mut held).await;
+        assert!(
+            tokio::time::timeout(Duration::from_millis(200), lane.acquire())
+                .await
+                .is_err(),
+            "a second connection was handed out while the only one was in use"
+        );
+        let waiter = async {
+            let mut conn = lane.acquire().await.unwrap();
+            let pid = backend_pid(&mut conn).await;
+            conn.finished();
+            pid
+        };
+        let release = async {
+            tokio::time::sleep(Duration::from_millis(100)).await;
+            held.finished();
+        };
+        let (pid, ()) = tokio::join!(waiter, release);
+        assert_eq!(
+            pid, only,
+            "the waiter was given a new connection instead of the lane's one"
+        );
     }
 }

@@ -1,57 +1,29 @@
 //! What an invited person sees: "Join <org>" with a password form, or a clear page saying
 //! why the link no longer works and what to do.
 
+use super::{invite_landing, InvitationView};
 use crate::components::{Field, FormError};
 use crate::error::AppError;
 use crate::format;
-use crate::model::InvitationView;
+use crate::loading::load_outside_frame;
 use crate::session::AuthCard;
 use leptos::prelude::*;
 use leptos_meta::Title;
 use leptos_router::hooks::use_params_map;
 
-#[server(endpoint = "invite_landing")]
-pub async fn invite_landing(token: String) -> Result<InvitationView, AppError> {
-    use identity::invites::InviteState;
-    let state = crate::ssr::state()?;
-    let ctx = crate::ssr::request()?;
-    let found = identity::invites::lookup(&state.db, &state.secret_key, &token)
-        .await
-        .map_err(|e| crate::ssr::map_identity_error(e, &ctx.request_id))?;
-    Ok(match found {
-        InviteState::Open(d) => InvitationView::Open {
-            org_name: d.org_name,
-            email: d.email,
-            given_name: d.given_name,
-            family_name: d.family_name,
-            inviter: d.inviter,
-            expires_at: d.expires_at,
-        },
-        InviteState::Expired { org_name, inviter } => InvitationView::Expired { org_name, inviter },
-        InviteState::Used { org_name } => InvitationView::Used { org_name },
-        InviteState::Revoked { org_name } | InviteState::Replaced { org_name } => {
-            InvitationView::NoLongerValid { org_name }
-        }
-        InviteState::Unknown => InvitationView::Unknown,
-    })
-}
-
 #[component]
 pub fn InvitationPage() -> impl IntoView {
-    let params = use_params_map();
-    let token = move || params.with(|p| p.get("token").unwrap_or_default());
-    let data = Resource::new(token, |token| async move {
+    let token = use_params_map().with_untracked(|p| p.get("token").unwrap_or_default());
+    let data = async move {
         Ok::<_, AppError>((
             invite_landing(token.clone()).await?,
             crate::session::take_flash().await?,
             token,
         ))
-    });
-    view! {
-        <Suspense>
-            {move || Suspend::new(async move {
-                match data.await {
-                    Ok((InvitationView::Open { org_name, email, given_name, family_name, inviter, expires_at }, flash, token)) => {
+    };
+    load_outside_frame(data, |data| {
+        match data {
+                    (InvitationView::Open { org_name, email, given_name, family_name, inviter, expires_at }, flash, token) => {
                         let kept = flash.clone().unwrap_or_default();
                         let value = move |name: &str, fallback: &str| {
                             Some(kept.value(name)).filter(|v| !v.is_empty()).unwrap_or_else(|| fallback.to_owned())
@@ -81,34 +53,31 @@ pub fn InvitationPage() -> impl IntoView {
                             </AuthCard>
                         }.into_any()
                     }
-                    Ok((InvitationView::Expired { org_name, inviter }, _, _)) => view! {
+                    (InvitationView::Expired { org_name, inviter }, _, _) => view! {
                         <Title text="Invitation expired"/>
                         <AuthCard title="This invitation has expired".into()>
                             <p>{format!("Invitations to {org_name} are valid for a limited time. Ask {inviter} to send you a new one; it will arrive by email.")}</p>
                         </AuthCard>
                     }.into_any(),
-                    Ok((InvitationView::Used { org_name }, _, _)) => view! {
+                    (InvitationView::Used { org_name }, _, _) => view! {
                         <Title text="Invitation already used"/>
                         <AuthCard title="This invitation has already been used".into()>
                             <p>{format!("You (or someone with this link) already joined {org_name}. Sign in with your email and password.")}</p>
                             <a class="button primary" href="/login">"Sign in"</a>
                         </AuthCard>
                     }.into_any(),
-                    Ok((InvitationView::NoLongerValid { org_name }, _, _)) => view! {
+                    (InvitationView::NoLongerValid { org_name }, _, _) => view! {
                         <Title text="Invitation no longer valid"/>
                         <AuthCard title="This invitation is no longer valid".into()>
                             <p>{format!("An admin of {org_name} revoked it or sent a newer one. Use the most recent invitation email, or ask an admin to resend it.")}</p>
                         </AuthCard>
                     }.into_any(),
-                    Ok((InvitationView::Unknown, _, _)) => view! {
+                    (InvitationView::Unknown, _, _) => view! {
                         <Title text="Invitation not found"/>
                         <AuthCard title="This invitation link is not valid".into()>
                             <p>"Check that you opened the whole link from your invitation email. If it still does not work, ask your admin to resend the invitation."</p>
                         </AuthCard>
                     }.into_any(),
-                    Err(err) => view! { <main class="auth"><crate::components::ErrorPanel error=err/></main> }.into_any(),
                 }
-            })}
-        </Suspense>
-    }
+    })
 }

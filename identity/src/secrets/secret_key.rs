@@ -4,23 +4,20 @@
 use crate::error::{Error, Result};
 use crate::Db;
 use hmac::{Hmac, Mac};
+use secrecy::{ExposeSecret, SecretBox};
 use sha2::{Digest, Sha256};
+use std::sync::Arc;
 
-#[derive(Clone)]
-pub struct SecretKey([u8; 32]);
-
-impl std::fmt::Debug for SecretKey {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.write_str("SecretKey(..)")
-    }
-}
+/// The key's bytes are zeroed when dropped and never shown by `Debug`; clones share them.
+#[derive(Clone, Debug)]
+pub struct SecretKey(Arc<SecretBox<[u8; 32]>>);
 
 impl SecretKey {
     pub fn generate() -> Self {
         use rand::RngCore;
         let mut bytes = [0u8; 32];
         rand::rngs::OsRng.fill_bytes(&mut bytes);
-        SecretKey(bytes)
+        SecretKey(Arc::new(SecretBox::new(Box::new(bytes))))
     }
 
     /// Parses 64 hexadecimal characters.
@@ -30,16 +27,17 @@ impl SecretKey {
         let bytes: [u8; 32] = bytes
             .try_into()
             .map_err(|_| Error::invalid("secret_key", "The secret key must be 64 hexadecimal characters."))?;
-        Ok(SecretKey(bytes))
+        Ok(SecretKey(Arc::new(SecretBox::new(Box::new(bytes)))))
     }
 
+    /// For writing the key to its file: the one place its value leaves the process.
     pub fn to_hex(&self) -> String {
-        hex::encode(self.0)
+        hex::encode(self.0.expose_secret())
     }
 
     /// HMAC-SHA256 of `parts` under this key, domain-separated by `purpose`.
     pub fn derive(&self, purpose: &str, parts: &[&[u8]]) -> [u8; 32] {
-        let mut mac = Hmac::<Sha256>::new_from_slice(&self.0).expect("HMAC takes any key length");
+        let mut mac = Hmac::<Sha256>::new_from_slice(self.0.expose_secret()).expect("HMAC takes any key length");
         mac.update(purpose.as_bytes());
         mac.update(&[0]);
         for part in parts {
@@ -93,5 +91,6 @@ mod tests {
         assert!(SecretKey::from_hex(&"zz".repeat(32)).is_err());
         let key = SecretKey::generate();
         assert_eq!(SecretKey::from_hex(&key.to_hex()).unwrap().to_hex(), key.to_hex());
+        assert!(!format!("{key:?}").contains(&key.to_hex()[..8]));
     }
 }

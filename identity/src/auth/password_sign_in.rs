@@ -1,22 +1,16 @@
 //! Password sign-in across workspaces: throttled, uniform in its failures, and asking which
 //! workspace only after the password has proved the person owns more than one account.
 
-use crate::audit::{self, Actor, Target};
+use super::throttle::{self, ThrottlePolicy};
+use super::AccountRef;
 use crate::error::{Error, Result};
-use crate::throttle::{self, ThrottlePolicy};
-use crate::token::{self, Secret};
-use crate::users::UserStatus;
-use crate::{password, Db};
+use crate::secrets::token::{self, Secret};
+use crate::secrets::{password, ExposeSecret, SecretString};
+use crate::users::Status;
+use crate::Db;
 use chrono::{Duration, Utc};
-use serde::{Deserialize, Serialize};
 use sqlx::FromRow;
 use uuid::Uuid;
-
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-pub struct AccountRef {
-    pub org_id: Uuid,
-    pub user_id: Uuid,
-}
 
 #[derive(Debug, Clone)]
 pub struct WorkspaceChoice {
@@ -36,7 +30,7 @@ pub enum SignIn {
 
 pub struct Attempt<'a> {
     pub email: &'a str,
-    pub password: String,
+    pub password: SecretString,
     /// Set when signing in through a workspace's own address (`/o/{slug}/login`).
     pub workspace: Option<&'a str>,
     pub ip: Option<&'a str>,
@@ -47,14 +41,15 @@ struct Candidate {
     org_id: Uuid,
     user_id: Uuid,
     password_hash: Option<String>,
-    status: UserStatus,
+    status: Status,
     slug: String,
     name: String,
 }
 
+#[tracing::instrument(skip_all)]
 pub async fn sign_in(db: &Db, policy: &ThrottlePolicy, attempt: Attempt<'_>) -> Result<SignIn> {
     let email = attempt.email.trim();
-    if email.is_empty() || attempt.password.is_empty() {
+    if email.is_empty() || attempt.password.expose_secret().is_empty() {
         return Err(Error::InvalidCredentials);
     }
     let account_key = throttle::account_key(email);
@@ -97,7 +92,7 @@ pub async fn sign_in(db: &Db, policy: &ThrottlePolicy, attempt: Attempt<'_>) -> 
     }
     throttle::clear(db, &account_key).await?;
 
-    let (active, deactivated): (Vec<_>, Vec<_>) = matched.into_iter().partition(|c| c.status == UserStatus::Active);
+    let (active, deactivated): (Vec<_>, Vec<_>) = matched.into_iter().partition(|c| c.status == Status::Active);
     match active.len() {
         0 => {
             // Only someone who knows the password learns this, so saying it plainly is safe.
@@ -139,6 +134,7 @@ pub async fn sign_in(db: &Db, policy: &ThrottlePolicy, attempt: Attempt<'_>) -> 
 }
 
 /// Lists the workspaces a pending sign-in may continue into (for re-rendering the chooser).
+#[tracing::instrument(level = "debug", skip_all)]
 pub async fn pending_choices(db: &Db, pending_token: &str) -> Result<Vec<WorkspaceChoice>> {
     let refs: Option<serde_json::Value> =
         sqlx::query_scalar("select user_refs from pending_logins where token_hash = $1 and expires_at > now()")
@@ -160,6 +156,7 @@ pub async fn pending_choices(db: &Db, pending_token: &str) -> Result<Vec<Workspa
 
 /// Completes a sign-in that matched several workspaces. Single use: the pending record is
 /// consumed whatever the choice.
+#[tracing::instrument(skip_all)]
 pub async fn choose_workspace(db: &Db, pending_token: &str, slug: &str) -> Result<AccountRef> {
     let refs: Option<serde_json::Value> = sqlx::query_scalar(
         "delete from pending_logins where token_hash = $1 and expires_at > now() returning user_refs",
@@ -188,41 +185,4 @@ pub async fn choose_workspace(db: &Db, pending_token: &str, slug: &str) -> Resul
         return Err(Error::InvalidCredentials);
     }
     Ok(account)
-}
-
-/// Stamps the sign-in on the user and in the audit log, together.
-pub async fn record_login(
-    db: &Db,
-    account: &AccountRef,
-    method: &str,
-    ip: Option<String>,
-    request_id: Option<String>,
-) -> Result<()> {
-    let mut tx = db.begin().await?;
-    let email: String =
-        sqlx::query_scalar("update users set last_login_at = now() where org_id = $1 and id = $2 returning email")
-            .bind(account.org_id)
-            .bind(account.user_id)
-            .fetch_one(&mut *tx)
-            .await?;
-    let actor = Actor {
-        org_id: account.org_id,
-        user_id: Some(account.user_id),
-        label: email.clone(),
-        ip,
-        request_id,
-    };
-    audit::record(
-        &mut tx,
-        &actor,
-        "user.signed_in",
-        Some(Target {
-            id: account.user_id,
-            label: &email,
-        }),
-        serde_json::json!({ "method": method }),
-    )
-    .await?;
-    tx.commit().await?;
-    Ok(())
 }

@@ -4,6 +4,7 @@
 use crate::error::{Error, Result};
 use argon2::password_hash::{rand_core::OsRng, PasswordHash, PasswordHasher, PasswordVerifier, SaltString};
 use argon2::{Algorithm, Argon2, Params, Version};
+use secrecy::{ExposeSecret, SecretString};
 use std::sync::OnceLock;
 
 pub const MIN_LENGTH: usize = 10;
@@ -39,12 +40,12 @@ pub fn check_policy(password: &str) -> Result<()> {
     Ok(())
 }
 
-pub async fn hash(password: String) -> Result<String> {
-    check_policy(&password)?;
+pub async fn hash(password: SecretString) -> Result<String> {
+    check_policy(password.expose_secret())?;
     tokio::task::spawn_blocking(move || {
         let salt = SaltString::generate(&mut OsRng);
         hasher()
-            .hash_password(password.as_bytes(), &salt)
+            .hash_password(password.expose_secret().as_bytes(), &salt)
             .map(|h| h.to_string())
             .map_err(|e| Error::Internal(e.to_string()))
     })
@@ -54,8 +55,8 @@ pub async fn hash(password: String) -> Result<String> {
 
 /// Verifies `password` against `stored`; with no stored hash, verifies against a fixed dummy so
 /// that unknown accounts take as long as known ones.
-pub async fn verify(password: String, stored: Option<String>) -> bool {
-    if password.len() > MAX_LENGTH {
+pub async fn verify(password: SecretString, stored: Option<String>) -> bool {
+    if password.expose_secret().len() > MAX_LENGTH {
         return false;
     }
     tokio::task::spawn_blocking(move || {
@@ -64,7 +65,10 @@ pub async fn verify(password: String, stored: Option<String>) -> bool {
         let Ok(parsed) = PasswordHash::new(&stored) else {
             return false;
         };
-        hasher().verify_password(password.as_bytes(), &parsed).is_ok() && known
+        hasher()
+            .verify_password(password.expose_secret().as_bytes(), &parsed)
+            .is_ok()
+            && known
     })
     .await
     .unwrap_or(false)
@@ -91,6 +95,12 @@ mod tests {
         assert!(stored.starts_with("$argon2id$"));
         assert!(verify("correct horse battery".into(), Some(stored.clone())).await);
         assert!(!verify("correct horse battery!".into(), Some(stored)).await);
+    }
+
+    #[test]
+    fn a_password_never_shows_in_debug_output() {
+        let password = SecretString::from("correct horse battery");
+        assert!(!format!("{password:?}").contains("horse"));
     }
 
     #[tokio::test]

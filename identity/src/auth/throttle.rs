@@ -31,6 +31,7 @@ pub fn ip_key(ip: &str) -> String {
 }
 
 /// Refuses when any key has used up its failures inside the current window.
+#[tracing::instrument(skip_all)]
 pub async fn check(db: &Db, policy: &ThrottlePolicy, keys: &[(String, i32)]) -> Result<()> {
     let names: Vec<&str> = keys.iter().map(|(k, _)| k.as_str()).collect();
     let rows: Vec<(String, DateTime<Utc>, i32)> =
@@ -55,6 +56,7 @@ pub async fn check(db: &Db, policy: &ThrottlePolicy, keys: &[(String, i32)]) -> 
     Ok(())
 }
 
+#[tracing::instrument(skip_all)]
 pub async fn record_failure(db: &Db, policy: &ThrottlePolicy, key: &str) -> Result<()> {
     sqlx::query(
         "insert into login_throttle (key, window_started_at, failures) values ($1, now(), 1)
@@ -69,6 +71,7 @@ pub async fn record_failure(db: &Db, policy: &ThrottlePolicy, key: &str) -> Resu
     Ok(())
 }
 
+#[tracing::instrument(skip_all)]
 pub async fn clear(db: &Db, key: &str) -> Result<()> {
     sqlx::query("delete from login_throttle where key = $1")
         .bind(key)

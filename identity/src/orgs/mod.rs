@@ -1,10 +1,10 @@
 //! Organisations (workspaces): creation with their first admin, lookup by slug.
 
 use crate::audit::{self, Actor, Target};
-use crate::email::EmailAddress;
 use crate::error::{Error, Result};
-use crate::users::{self, NewUser, Role, User, UserSource, UserStatus};
-use crate::{password, Db};
+use crate::secrets::{password, SecretString};
+use crate::users::{self, EmailAddress, NewUser, Role, Source, Status, User};
+use crate::Db;
 use chrono::{DateTime, Utc};
 use serde_json::json;
 use sqlx::FromRow;
@@ -25,7 +25,7 @@ pub struct NewOrg {
     pub admin_email: EmailAddress,
     pub admin_given_name: String,
     pub admin_family_name: String,
-    pub admin_password: String,
+    pub admin_password: SecretString,
 }
 
 /// Who may create this organisation; decides the extra checks.
@@ -73,12 +73,14 @@ pub fn slugify(name: &str) -> String {
     }
 }
 
+#[tracing::instrument(level = "debug", skip_all)]
 pub async fn any_exists(db: &Db) -> Result<bool> {
     Ok(sqlx::query_scalar("select exists (select 1 from orgs)")
         .fetch_one(db)
         .await?)
 }
 
+#[tracing::instrument(level = "debug", skip_all)]
 pub async fn find_by_slug(db: &Db, slug: &str) -> Result<Option<Org>> {
     Ok(
         sqlx::query_as("select id, slug, name, invite_ttl_hours, created_at from orgs where lower(slug) = lower($1)")
@@ -88,6 +90,7 @@ pub async fn find_by_slug(db: &Db, slug: &str) -> Result<Option<Org>> {
     )
 }
 
+#[tracing::instrument(level = "debug", skip_all, fields(org = %org_id))]
 pub async fn get(db: &Db, org_id: Uuid) -> Result<Org> {
     sqlx::query_as("select id, slug, name, invite_ttl_hours, created_at from orgs where id = $1")
         .bind(org_id)
@@ -97,6 +100,7 @@ pub async fn get(db: &Db, org_id: Uuid) -> Result<Org> {
 }
 
 /// Creates an organisation and its first admin (active, with a password) in one transaction.
+#[tracing::instrument(skip_all)]
 pub async fn create_with_admin(db: &Db, new: NewOrg, creation: Creation, ip: Option<String>) -> Result<(Org, User)> {
     let name = parse_org_name(&new.name)?;
     users::parse_name("given_name", &new.admin_given_name)?;
@@ -141,8 +145,8 @@ pub async fn create_with_admin(db: &Db, new: NewOrg, creation: Creation, ip: Opt
         given_name: new.admin_given_name,
         family_name: new.admin_family_name,
         role: Role::Admin,
-        status: UserStatus::Active,
-        source: UserSource::Manual,
+        status: Status::Active,
+        source: Source::Manual,
         password: None,
     };
     let user = users::insert(&mut tx, org.id, &admin, Some(password_hash)).await?;

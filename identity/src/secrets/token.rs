@@ -2,30 +2,26 @@
 //! URL-safe, and only ever stored as a SHA-256 digest.
 
 use rand::RngCore;
+use secrecy::{ExposeSecret, SecretString};
 use sha2::{Digest, Sha256};
 
-/// A freshly generated secret to hand to its holder exactly once.
-pub struct Secret(String);
+/// A freshly generated secret to hand to its holder exactly once; `Debug` shows no part of it.
+#[derive(Debug)]
+pub struct Secret(SecretString);
 
 impl Secret {
     pub fn generate() -> Self {
         let mut bytes = [0u8; 32];
         rand::rngs::OsRng.fill_bytes(&mut bytes);
-        Secret(hex::encode(bytes))
+        Secret(hex::encode(bytes).into())
     }
 
     pub fn expose(&self) -> &str {
-        &self.0
+        self.0.expose_secret()
     }
 
     pub fn digest(&self) -> Vec<u8> {
-        digest(&self.0)
-    }
-}
-
-impl std::fmt::Debug for Secret {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.write_str("Secret(..)")
+        digest(self.expose())
     }
 }
 

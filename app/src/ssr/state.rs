@@ -1,0 +1,42 @@
+//! The state every request shares and the context each request carries.
+
+use super::preload::Preloaded;
+use identity::auth::ThrottlePolicy;
+use identity::secrets::SecretKey;
+use identity::sessions::{SessionStore, SessionUser};
+use identity::Db;
+use std::sync::Arc;
+
+/// Everything a request handler needs, shared by every request of one server process.
+pub struct ServerState {
+    pub db: Db,
+    /// Sessions, read on the engine's own connections (see `identity::sessions::SessionStore`).
+    pub sessions: SessionStore,
+    pub throttle: ThrottlePolicy,
+    pub open_signup: bool,
+    /// Served over https: cookies get `Secure`.
+    pub secure_cookies: bool,
+    /// Behind a reverse proxy of our own: take the client address from X-Forwarded-For.
+    pub trust_proxy: bool,
+    /// Invite links are derived from it.
+    pub secret_key: SecretKey,
+    /// Where people reach Rollcall, for links in mail (no trailing slash).
+    pub public_url: String,
+    /// Whether an SMTP server is configured; without one, mail waits in the outbox.
+    pub smtp_configured: bool,
+}
+
+pub type SharedState = Arc<ServerState>;
+
+/// Per-request facts resolved by the server's middleware before any handler runs.
+#[derive(Debug, Clone)]
+pub struct RequestContext {
+    pub session: Option<SessionUser>,
+    pub ip: Option<String>,
+    pub request_id: String,
+    pub user_agent: Option<String>,
+    pub cookie_header: Option<String>,
+    /// What the request's page asked to have read with the session (see `preload`), until the
+    /// page takes it.
+    pub preloaded: Option<Preloaded>,
+}

@@ -1,0 +1,22 @@
+// Where the end-to-end servers listen and keep their state: shared by playwright.config.ts,
+// which starts them, and tests/support.ts, which reaches into them (CLI, database, Maildir).
+import { join } from 'node:path';
+
+/** The repository root: the servers and the `rollcall` CLI run from here. */
+export const repo = join(__dirname, '..');
+
+/** The server every test but the first-run one uses; each test makes its own workspace on it. */
+export const port = Number(process.env.E2E_PORT ?? 3210);
+export const dataDir = 'target/e2e-data';
+
+/** A second server on a data directory of its own, kept empty for the first-run test alone. */
+export const firstRunPort = Number(process.env.E2E_FIRST_RUN_PORT ?? port + 1);
+export const firstRunDataDir = 'target/e2e-first-run';
+export const firstRunURL = `http://127.0.0.1:${firstRunPort}`;
+
+/** The real SMTP server (aiosmtpd); every message lands in this Maildir. */
+export const smtpPort = Number(process.env.E2E_SMTP_PORT ?? 2525);
+export const mailDir = 'target/e2e-mail';
+
+/** Where tests write screenshots. `scripts/screenshots` copies them into docs/. */
+export const screenshotDir = 'target/screenshots';

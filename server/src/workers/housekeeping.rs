@@ -1,0 +1,19 @@
+//! Periodic clean-up any number of servers may run at once (it is idempotent): expired sessions
+//! and pending sign-ins.
+
+use app::ssr::SharedState;
+use std::time::Duration;
+
+const EVERY: Duration = Duration::from_secs(600);
+
+pub async fn run(state: SharedState) {
+    let mut tick = tokio::time::interval(EVERY);
+    loop {
+        tick.tick().await;
+        match state.sessions.purge_expired().await {
+            Ok(n) if n > 0 => tracing::info!(sessions = n, "purged expired sessions"),
+            Ok(_) => {}
+            Err(err) => tracing::warn!(error = ?err, "session purge failed"),
+        }
+    }
+}

@@ -1,0 +1,35 @@
+//! Background work every app server runs beside its HTTP surface: draining the engine's queues
+//! (today the mail outbox, `outbox`) and periodic housekeeping (`housekeeping`). Any number of
+//! servers run these at once: queues are leased row by row (`identity::jobs`), and housekeeping
+//! is idempotent.
+
+mod housekeeping;
+mod outbox;
+mod queue;
+
+use crate::smtp::Mailer;
+use app::ssr::SharedState;
+use tokio::task::JoinHandle;
+
+/// The running workers; they stop when this is dropped or `stop`ped.
+pub struct Workers {
+    tasks: Vec<JoinHandle<()>>,
+}
+
+impl Workers {
+    /// Starts housekeeping, and outbox delivery when an SMTP server is configured (without one,
+    /// mail waits in the outbox for an admin).
+    pub fn start(state: SharedState, mailer: Option<Mailer>) -> Workers {
+        let mut tasks = vec![tokio::spawn(housekeeping::run(state.clone()))];
+        if let Some(mailer) = mailer {
+            tasks.push(tokio::spawn(outbox::run(state, mailer)));
+        }
+        Workers { tasks }
+    }
+
+    pub fn stop(self) {
+        for task in &self.tasks {
+            task.abort();
+        }
+    }
+}

@@ -1,0 +1,90 @@
+//! Health checks, and what static files do not do.
+
+use crate::helpers::*;
+use std::time::Duration;
+
+#[tokio::test]
+async fn readyz_says_not_ready_while_the_database_refuses_connections_and_recovers_after() {
+    let app = spawn_app().await;
+    let ready = reqwest::get(format!("{}/readyz", app.address)).await.unwrap();
+    assert_eq!(ready.status(), 200);
+    assert_eq!(ready.text().await.unwrap(), "ready");
+
+    // The database stops taking connections, and the server's are ended.
+    let name = database_name(&app.database_url);
+    let admin = admin_connection().await;
+    sqlx::query(&format!("alter database {name} allow_connections false"))
+        .execute(&admin)
+        .await
+        .unwrap();
+    sqlx::query(
+        "select pg_terminate_backend(pid) from pg_stat_activity where datname = $1 and pid <> pg_backend_pid()",
+    )
+    .bind(&name)
+    .execute(&admin)
+    .await
+    .unwrap();
+
+    let not_ready = reqwest::get(format!("{}/readyz", app.address)).await.unwrap();
+    assert_eq!(not_ready.status(), 503);
+    assert_eq!(not_ready.text().await.unwrap(), "database unavailable");
+    // The process itself is still up.
+    let alive = reqwest::get(format!("{}/healthz", app.address)).await.unwrap();
+    assert_eq!(alive.status(), 200);
+
+    sqlx::query(&format!("alter database {name} allow_connections true"))
+        .execute(&admin)
+        .await
+        .unwrap();
+    let mut recovered = false;
+    for _ in 0..50 {
+        if reqwest::get(format!("{}/readyz", app.address)).await.unwrap().status() == 200 {
+            recovered = true;
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    assert!(recovered, "readyz stayed unavailable after the database came back");
+}
+
+#[tokio::test]
+async fn static_files_are_served_without_a_session_lookup() {
+    let app = spawn_app().await;
+    let admin = app.first_admin().await;
+    let cookie = session_cookie(&admin.sign_in("ada@acme.test", PASSWORD).await);
+    // A session last seen two minutes ago is touched by the next request that reads it.
+    let stale = |db: sqlx::PgPool| async move {
+        sqlx::query("update sessions set last_seen_at = now() - interval '2 minutes'")
+            .execute(&db)
+            .await
+            .unwrap();
+    };
+    let last_seen = |db: sqlx::PgPool| async move {
+        sqlx::query_scalar::<_, bool>("select bool_and(last_seen_at < now() - interval '1 minute') from sessions")
+            .fetch_one(&db)
+            .await
+            .unwrap()
+    };
+    let client = reqwest::Client::new();
+    stale(app.db.clone()).await;
+    for path in ["/favicon.svg", "/pkg/rollcall.css"] {
+        let res = client
+            .get(format!("{}{path}", app.address))
+            .header("cookie", &cookie)
+            .send()
+            .await
+            .unwrap();
+        assert!(res.status().is_success(), "{path}: {}", res.status());
+    }
+    assert!(last_seen(app.db.clone()).await, "a static file read the session");
+
+    // The same check sees a page's session read.
+    let page = client
+        .get(format!("{}/profile", app.address))
+        .header("cookie", &cookie)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(page.status(), 200);
+    assert!(!last_seen(app.db.clone()).await, "the page did not read the session");
+}
