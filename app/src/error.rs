@@ -65,6 +65,10 @@ impl leptos::server_fn::error::FromServerFnError for AppError {
         use leptos::server_fn::error::ServerFnErrorErr as E;
         match value {
             E::Args(msg) | E::MissingArg(msg) => AppError::BadRequest(msg),
+            // On the server, only a request's body or query is ever deserialized: what could not
+            // be read is the client's mistake, not ours.
+            #[cfg(feature = "ssr")]
+            E::Deserialization(msg) => AppError::BadRequest(msg),
             E::Request(msg) => AppError::Network(msg),
             E::UnsupportedRequestMethod(msg) => AppError::BadRequest(msg),
             other => AppError::Internal {

@@ -18,6 +18,9 @@ pub enum Error {
     InvalidCredentials,
     #[error("Too many attempts. Try again in {} minutes.", (retry_after_secs + 59) / 60)]
     RateLimited { retry_after_secs: i64 },
+    /// Too much expensive work (password hashing) is already waiting: try again shortly.
+    #[error("Rollcall is busy. Try again in a few seconds.")]
+    Busy,
     #[error("database error")]
     Database(#[source] sqlx::Error),
     #[error("internal error: {0}")]

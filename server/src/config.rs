@@ -56,6 +56,17 @@ pub struct Settings {
     /// Trust the first address in X-Forwarded-For (only behind your own reverse proxy).
     #[arg(long, env = "ROLLCALL_TRUST_PROXY", global = true)]
     pub trust_proxy: bool,
+    /// With --trust-proxy: how many proxies of yours append to X-Forwarded-For. The client's
+    /// address is the entry that many places from the right (entries further left are whatever
+    /// the client sent).
+    #[arg(
+        long,
+        env = "ROLLCALL_TRUST_PROXY_HOPS",
+        default_value_t = 1,
+        value_parser = clap::value_parser!(u8).range(1..),
+        global = true
+    )]
+    pub trust_proxy_hops: u8,
     /// Failed sign-ins allowed per account in 15 minutes.
     #[arg(
         long,

@@ -96,7 +96,11 @@ impl Application {
             },
             open_signup: settings.open_signup,
             secure_cookies: public_url.starts_with("https://"),
-            trust_proxy: settings.trust_proxy,
+            trusted_proxy_hops: if settings.trust_proxy {
+                settings.trust_proxy_hops as usize
+            } else {
+                0
+            },
             secret_key,
             public_url: public_url.clone(),
             smtp_configured: mailer.is_some(),

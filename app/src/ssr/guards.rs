@@ -96,6 +96,10 @@ pub fn map_identity_error(err: identity::Error, request_id: &str) -> AppError {
             message: err.to_string(),
             retry_after_secs,
         },
+        err @ E::Busy => AppError::RateLimited {
+            message: err.to_string(),
+            retry_after_secs: 5,
+        },
         err @ (E::Database(_) | E::Internal(_)) => {
             tracing::error!(request_id, error = ?err, "request failed");
             AppError::Internal {

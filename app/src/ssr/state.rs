@@ -16,8 +16,9 @@ pub struct ServerState {
     pub open_signup: bool,
     /// Served over https: cookies get `Secure`.
     pub secure_cookies: bool,
-    /// Behind a reverse proxy of our own: take the client address from X-Forwarded-For.
-    pub trust_proxy: bool,
+    /// Behind this many reverse proxies of our own (0: none), each appending to
+    /// X-Forwarded-For: the client's address is the entry this many places from the right.
+    pub trusted_proxy_hops: usize,
     /// Invite links are derived from it.
     pub secret_key: SecretKey,
     /// Where people reach Rollcall, for links in mail (no trailing slash).

@@ -28,6 +28,11 @@ pub enum SignIn {
     },
 }
 
+/// Longest email a sign-in looks up (RFC 5321's limit for a path).
+pub const MAX_EMAIL_BYTES: usize = 254;
+/// Longest workspace address a sign-in looks up.
+pub const MAX_WORKSPACE_BYTES: usize = 100;
+
 pub struct Attempt<'a> {
     pub email: &'a str,
     pub password: SecretString,
@@ -49,16 +54,22 @@ struct Candidate {
 #[tracing::instrument(skip_all)]
 pub async fn sign_in(db: &Db, policy: &ThrottlePolicy, attempt: Attempt<'_>) -> Result<SignIn> {
     let email = attempt.email.trim();
-    if email.is_empty() || attempt.password.expose_secret().is_empty() {
+    let ip_key = attempt.ip.map(|ip| (throttle::ip_key(ip), policy.max_failures_per_ip));
+    // Nothing oversized reaches the throttle's keys or the database: such an attempt is a
+    // plain failure, counted against the client's address like any other.
+    let well_formed = !email.is_empty()
+        && email.len() <= MAX_EMAIL_BYTES
+        && !attempt.password.expose_secret().is_empty()
+        && attempt.workspace.is_none_or(|w| w.len() <= MAX_WORKSPACE_BYTES);
+    if !well_formed {
+        if let Some(ip_key) = ip_key {
+            throttle::begin_attempt(db, policy, &[ip_key]).await?;
+        }
         return Err(Error::InvalidCredentials);
     }
-    let account_key = throttle::account_key(email);
-    let ip_key = attempt.ip.map(throttle::ip_key);
-    let mut keys = vec![(account_key.clone(), policy.max_failures_per_account)];
-    if let Some(ip_key) = &ip_key {
-        keys.push((ip_key.clone(), policy.max_failures_per_ip));
-    }
-    throttle::check(db, policy, &keys).await?;
+    let mut keys = vec![(throttle::account_key(email), policy.max_failures_per_account)];
+    keys.extend(ip_key);
+    throttle::begin_attempt(db, policy, &keys).await?;
 
     let candidates: Vec<Candidate> = sqlx::query_as(
         "select u.org_id, u.id as user_id, u.password_hash, u.status, o.slug, o.name
@@ -75,22 +86,19 @@ pub async fn sign_in(db: &Db, policy: &ThrottlePolicy, attempt: Attempt<'_>) -> 
 
     let mut matched = Vec::new();
     if candidates.is_empty() {
-        password::verify(attempt.password.clone(), None).await;
+        password::verify(attempt.password.clone(), None).await?;
     }
     for candidate in candidates {
-        if password::verify(attempt.password.clone(), candidate.password_hash.clone()).await {
+        if password::verify(attempt.password.clone(), candidate.password_hash.clone()).await? {
             matched.push(candidate);
         }
     }
 
     if matched.is_empty() {
-        throttle::record_failure(db, policy, &account_key).await?;
-        if let Some(ip_key) = &ip_key {
-            throttle::record_failure(db, policy, ip_key).await?;
-        }
+        // The attempt was counted before the password was checked.
         return Err(Error::InvalidCredentials);
     }
-    throttle::clear(db, &account_key).await?;
+    throttle::forgive(db, &keys).await?;
 
     let (active, deactivated): (Vec<_>, Vec<_>) = matched.into_iter().partition(|c| c.status == Status::Active);
     match active.len() {

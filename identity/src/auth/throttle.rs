@@ -30,24 +30,34 @@ pub fn ip_key(ip: &str) -> String {
     format!("ip:{ip}")
 }
 
-/// Refuses when any key has used up its failures inside the current window.
+/// Counts an attempt against every key before its password is checked, and refuses when any
+/// key is over its limit inside the current window. Counting first, in one statement, means
+/// parallel attempts cannot all pass a check made before any of them failed; a sign-in that
+/// succeeds takes its own attempt back ([`forgive`]).
 #[tracing::instrument(skip_all)]
-pub async fn check(db: &Db, policy: &ThrottlePolicy, keys: &[(String, i32)]) -> Result<()> {
+pub async fn begin_attempt(db: &Db, policy: &ThrottlePolicy, keys: &[(String, i32)]) -> Result<()> {
     let names: Vec<&str> = keys.iter().map(|(k, _)| k.as_str()).collect();
-    let rows: Vec<(String, DateTime<Utc>, i32)> =
-        sqlx::query_as("select key, window_started_at, failures from login_throttle where key = any($1)")
-            .bind(&names)
-            .fetch_all(db)
-            .await?;
+    let rows: Vec<(String, DateTime<Utc>, i32)> = sqlx::query_as(
+        "insert into login_throttle (key, window_started_at, failures)
+         select key, now(), 1 from unnest($1::text[]) as k(key)
+         on conflict (key) do update set
+           failures = case when login_throttle.window_started_at < now() - make_interval(secs => $2) then 1 else login_throttle.failures + 1 end,
+           window_started_at = case when login_throttle.window_started_at < now() - make_interval(secs => $2) then now() else login_throttle.window_started_at end
+         returning key, window_started_at, failures",
+    )
+    .bind(&names)
+    .bind(policy.window_secs as f64)
+    .fetch_all(db)
+    .await?;
     let now = Utc::now();
-    for (key, started, failures) in rows {
+    for (key, started, attempts) in rows {
         let limit = keys
             .iter()
             .find(|(k, _)| *k == key)
             .map(|(_, l)| *l)
             .unwrap_or(i32::MAX);
-        let elapsed = (now - started).num_seconds();
-        if failures >= limit && elapsed < policy.window_secs {
+        if attempts > limit {
+            let elapsed = (now - started).num_seconds();
             return Err(Error::RateLimited {
                 retry_after_secs: (policy.window_secs - elapsed).max(1),
             });
@@ -56,26 +66,26 @@ pub async fn check(db: &Db, policy: &ThrottlePolicy, keys: &[(String, i32)]) -> 
     Ok(())
 }
 
+/// Takes back the attempt [`begin_attempt`] counted, for a sign-in that succeeded. Only that
+/// one: earlier failures (say, someone guessing at the same email in another workspace) still
+/// count until their window ends.
 #[tracing::instrument(skip_all)]
-pub async fn record_failure(db: &Db, policy: &ThrottlePolicy, key: &str) -> Result<()> {
-    sqlx::query(
-        "insert into login_throttle (key, window_started_at, failures) values ($1, now(), 1)
-         on conflict (key) do update set
-           failures = case when login_throttle.window_started_at < now() - make_interval(secs => $2) then 1 else login_throttle.failures + 1 end,
-           window_started_at = case when login_throttle.window_started_at < now() - make_interval(secs => $2) then now() else login_throttle.window_started_at end",
-    )
-    .bind(key)
-    .bind(policy.window_secs as f64)
-    .execute(db)
-    .await?;
-    Ok(())
-}
-
-#[tracing::instrument(skip_all)]
-pub async fn clear(db: &Db, key: &str) -> Result<()> {
-    sqlx::query("delete from login_throttle where key = $1")
-        .bind(key)
+pub async fn forgive(db: &Db, keys: &[(String, i32)]) -> Result<()> {
+    let names: Vec<&str> = keys.iter().map(|(k, _)| k.as_str()).collect();
+    sqlx::query("update login_throttle set failures = greatest(failures - 1, 0) where key = any($1)")
+        .bind(&names)
         .execute(db)
         .await?;
     Ok(())
+}
+
+/// Housekeeping: windows that ended long ago are forgotten.
+pub async fn purge_expired(db: &Db, policy: &ThrottlePolicy) -> Result<u64> {
+    Ok(
+        sqlx::query("delete from login_throttle where window_started_at < now() - make_interval(secs => $1)")
+            .bind(policy.window_secs as f64)
+            .execute(db)
+            .await?
+            .rows_affected(),
+    )
 }

@@ -5,7 +5,7 @@ use super::token_for;
 use crate::audit::{self, Actor, Target};
 use crate::auth::AccountRef;
 use crate::error::{Error, Result};
-use crate::secrets::{password, token, SecretKey, SecretString};
+use crate::secrets::{password, token, ExposeSecret, SecretKey, SecretString};
 use crate::users::{self, Status};
 use crate::Db;
 use chrono::{DateTime, Utc};
@@ -130,37 +130,16 @@ pub async fn accept(
 ) -> Result<AccountRef> {
     let given_name = users::parse_name("given_name", given_name)?;
     let family_name = users::parse_name("family_name", family_name)?;
+    // The link first: only the holder of an open invitation gets a password hashed (hashing is
+    // the expensive part, and must not be free for anyone). Checked again under the row lock.
+    password::check_policy(new_password.expose_secret())?;
+    {
+        let mut conn = db.acquire().await?;
+        open_invite(find(&mut conn, key, presented, false).await?)?;
+    }
     let hash = password::hash(new_password).await?;
     let mut tx = db.begin().await?;
-    let row = find(&mut tx, key, presented, true).await?;
-    let (invite_id, details) = match row {
-        Some(row) => {
-            let id = row.id;
-            match state_of(row) {
-                InviteState::Open(details) => (id, details),
-                InviteState::Expired { inviter, .. } => {
-                    return Err(Error::Forbidden(format!(
-                        "This invitation has expired. Ask {inviter} to send a new one."
-                    )))
-                }
-                InviteState::Used { .. } => {
-                    return Err(Error::Forbidden(
-                        "This invitation has already been used. Sign in instead.".into(),
-                    ))
-                }
-                _ => {
-                    return Err(Error::Forbidden(
-                        "This invitation is no longer valid. Ask an admin for a new one.".into(),
-                    ))
-                }
-            }
-        }
-        None => {
-            return Err(Error::Forbidden(
-                "This invitation link is not valid. Check that you copied all of it.".into(),
-            ))
-        }
-    };
+    let (invite_id, details) = open_invite(find(&mut tx, key, presented, true).await?)?;
     sqlx::query("update invites set accepted_at = now() where org_id = $1 and id = $2")
         .bind(details.org_id)
         .bind(invite_id)
@@ -200,4 +179,26 @@ pub async fn accept(
         org_id: details.org_id,
         user_id: details.user_id,
     })
+}
+
+/// The invitation a link names, if it can still be accepted; otherwise what to tell its holder.
+fn open_invite(row: Option<InviteRow>) -> Result<(Uuid, InviteDetails)> {
+    let Some(row) = row else {
+        return Err(Error::Forbidden(
+            "This invitation link is not valid. Check that you copied all of it.".into(),
+        ));
+    };
+    let id = row.id;
+    match state_of(row) {
+        InviteState::Open(details) => Ok((id, details)),
+        InviteState::Expired { inviter, .. } => Err(Error::Forbidden(format!(
+            "This invitation has expired. Ask {inviter} to send a new one."
+        ))),
+        InviteState::Used { .. } => Err(Error::Forbidden(
+            "This invitation has already been used. Sign in instead.".into(),
+        )),
+        _ => Err(Error::Forbidden(
+            "This invitation is no longer valid. Ask an admin for a new one.".into(),
+        )),
+    }
 }

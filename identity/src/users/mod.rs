@@ -60,6 +60,14 @@ pub fn parse_name(field: &'static str, raw: &str) -> Result<String> {
     if name.chars().any(char::is_control) {
         return Err(Error::invalid(field, "Names cannot contain control characters."));
     }
+    // What a form decoder puts in place of bytes that were not UTF-8: the name as sent was not
+    // readable text, and saving it would store the damage.
+    if name.contains('\u{fffd}') {
+        return Err(Error::invalid(
+            field,
+            "This name contains characters that could not be read. Type it again.",
+        ));
+    }
     Ok(name.to_owned())
 }
 

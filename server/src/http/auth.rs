@@ -300,9 +300,23 @@ fn append_cookie(response: &mut Response, value: &str) {
     }
 }
 
-/// Only same-site paths: `//evil.example` and `https://…` would be open redirects.
+/// Where to go after signing in: `next` only when it is a plain path on this site. Anything a
+/// browser could read as another origin is refused: scheme-relative (`//host`), backslashes
+/// (which browsers treat as slashes), control characters and whitespace (browsers strip tabs and
+/// new lines from `Location`, so `/\t/evil.example` becomes `//evil.example`), schemes, and
+/// anything over 2 KB.
 fn safe_next(next: &str) -> String {
-    if next.starts_with('/') && !next.starts_with("//") && !next.starts_with("/\\") && !next.contains("://") {
+    let lower = next.to_ascii_lowercase();
+    let plain_path = next.len() <= 2048
+        && next.starts_with('/')
+        && !next.starts_with("//")
+        && !next.chars().any(|c| c == '\\' || c.is_control() || c.is_whitespace())
+        && !next.contains("://")
+        // Encoded slashes or backslashes right after the first: some proxies and frameworks
+        // decode them before the browser sees the redirect.
+        && !lower[1..].starts_with("%2f")
+        && !lower[1..].starts_with("%5c");
+    if plain_path {
         next.to_owned()
     } else {
         "/".to_owned()
@@ -316,11 +330,27 @@ mod tests {
     #[test]
     fn the_next_parameter_never_leaves_the_site() {
         assert_eq!(safe_next("/users?q=a"), "/users?q=a");
+        assert_eq!(
+            safe_next("/users/0190?confirm=deactivate"),
+            "/users/0190?confirm=deactivate"
+        );
         for hostile in [
             "//evil.example",
             "https://evil.example",
             "/\\evil.example",
+            "\\\\evil.example",
+            "/\t/evil.example",
+            "/\n/evil.example",
+            "/\r//evil.example",
+            "/ /evil.example",
+            "/\u{0}/evil.example",
+            "/%2f/evil.example",
+            "/%2F%2Fevil.example",
+            "/%5Cevil.example",
+            "/%5cevil.example",
+            "/x/https://evil.example",
             "javascript:alert(1)",
+            "evil.example",
             "",
         ] {
             assert_eq!(safe_next(hostile), "/", "{hostile}");

@@ -1,5 +1,5 @@
 //! Periodic clean-up any number of servers may run at once (it is idempotent): expired sessions
-//! and pending sign-ins.
+//! and pending sign-ins, and sign-in throttle windows that ended.
 
 use app::ssr::SharedState;
 use std::time::Duration;
@@ -14,6 +14,9 @@ pub async fn run(state: SharedState) {
             Ok(n) if n > 0 => tracing::info!(sessions = n, "purged expired sessions"),
             Ok(_) => {}
             Err(err) => tracing::warn!(error = ?err, "session purge failed"),
+        }
+        if let Err(err) = identity::auth::throttle::purge_expired(&state.db, &state.throttle).await {
+            tracing::warn!(error = ?err, "sign-in throttle purge failed");
         }
     }
 }

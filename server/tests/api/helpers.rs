@@ -76,6 +76,7 @@ pub fn settings(database_url: String) -> Settings {
         session_idle_minutes: 60,
         session_max_hours: 24,
         trust_proxy: false,
+        trust_proxy_hops: 1,
         login_max_failures_per_account: 5,
         login_max_failures_per_ip: 20,
         db_max_connections: 5,

@@ -9,5 +9,8 @@ mod health_and_static;
 mod hostile_input;
 mod invites;
 mod scale_out;
+mod security_malformed_bodies;
+mod security_same_origin_writes;
+mod security_sign_in;
 mod static_files;
 mod users;
