@@ -38,6 +38,27 @@ pub async fn run(cli: Cli) -> Result<()> {
             say(format_args!("{url}"))?;
             Ok(())
         }
+        Command::Db(DbCommand::Orphans { remove }) => {
+            let orphans = crate::embedded_pg::orphans()?;
+            if orphans.is_empty() {
+                say(format_args!("no orphaned clusters"))?;
+            }
+            for orphan in &orphans {
+                let cluster = orphan.cluster.display();
+                match (&orphan.data_dir, remove) {
+                    (Some(dir), true) => {
+                        crate::embedded_pg::remove_orphan(orphan).await?;
+                        say(format_args!("removed {cluster} (was for {dir})"))?;
+                    }
+                    (Some(dir), false) => say(format_args!("{cluster} (was for {dir})"))?,
+                    (None, _) => say(format_args!(
+                        "{cluster} (made by an earlier release, owner unknown: kept; a data directory that has \
+                         not started since the upgrade may still use it, so delete it by hand if none does)"
+                    ))?,
+                }
+            }
+            Ok(())
+        }
         Command::Migrate => {
             let database = Database::open(&settings).await?;
             say(format_args!("migrations applied"))?;

@@ -138,6 +138,12 @@ pub enum DbCommand {
     Stop,
     /// Print the connection URL of the running embedded PostgreSQL (for psql and other tools).
     Url,
+    /// List embedded clusters kept in /var/lib/rollcall/embedded whose data directory is gone
+    /// (or names another cluster); with --remove, stop and delete them.
+    Orphans {
+        #[arg(long)]
+        remove: bool,
+    },
 }
 
 #[derive(Debug, Clone, Subcommand)]

@@ -4,6 +4,11 @@
 //!
 //! PostgreSQL refuses to run as root, so when Rollcall runs as root the cluster runs as the
 //! `postgres` system user instead.
+//!
+//! Only Rollcall's own OS user (and root) can reach the cluster: its directories and socket are
+//! private to the cluster's user (0700), and the socket admits only the OS users Rollcall runs
+//! as, by peer authentication mapped onto the database superuser. Another local user can
+//! neither open the socket nor, were it reachable, sign in to the database.
 
 use anyhow::{bail, Context, Result};
 use std::ffi::CString;
@@ -11,6 +16,8 @@ use std::path::{Path, PathBuf};
 use tokio::process::Command;
 
 pub const DATABASE: &str = "rollcall";
+/// Where clusters live whose data directory the `postgres` user cannot reach.
+const RELOCATED_ROOT: &str = "/var/lib/rollcall/embedded";
 const SUPERUSER: &str = "postgres";
 
 #[derive(Debug)]
@@ -32,9 +39,14 @@ impl EmbeddedPostgres {
         if !pg.cluster_dir.join("PG_VERSION").exists() {
             pg.initdb().await?;
         }
+        pg.write_access_rules()?;
         if !pg.is_running().await {
             pg.pg_ctl_start().await?;
             pg.started_here = true;
+        } else {
+            // A cluster started by an older release (which trusted every local user) picks
+            // the rules up without a restart.
+            pg.reload().await;
         }
         pg.ensure_database(DATABASE).await?;
         Ok(pg)
@@ -76,15 +88,27 @@ impl EmbeddedPostgres {
             })?;
             if !can_traverse(&data_dir, uid, gid) {
                 // The data directory sits somewhere the postgres user cannot reach (say under
-                // /root): keep the cluster in a reachable place, keyed by the data directory.
-                root =
-                    PathBuf::from("/var/lib/rollcall/embedded").join(short_hash(data_dir.to_string_lossy().as_bytes()));
+                // /root): keep the cluster in a reachable place, recorded in the data directory.
+                root = relocated_root(&data_dir)?;
                 tracing::info!(cluster = %root.display(), "data directory not reachable by the postgres user; keeping the cluster here");
+            }
+            if let Some(parent) = root.parent() {
+                std::fs::create_dir_all(parent).context("creating cluster directory")?;
             }
             std::fs::create_dir_all(root.join("run")).context("creating cluster directory")?;
             chown_tree(&root, uid, gid)?;
         } else {
             std::fs::create_dir_all(root.join("run")).context("creating cluster directory")?;
+        }
+        // The cluster's directories, its socket among them, are its user's alone.
+        for dir in [root.clone(), root.join("run")] {
+            set_mode(&dir, 0o700)?;
+        }
+        if root.starts_with(RELOCATED_ROOT) {
+            // Traversable by the cluster's user, not listable by anyone else.
+            for dir in [PathBuf::from("/var/lib/rollcall"), PathBuf::from(RELOCATED_ROOT)] {
+                set_mode(&dir, 0o711)?;
+            }
         }
         Ok(EmbeddedPostgres {
             cluster_dir: root.join("data"),
@@ -149,7 +173,7 @@ impl EmbeddedPostgres {
             .command("initdb")
             .arg("-D")
             .arg(&self.cluster_dir)
-            .args(["-U", SUPERUSER, "-A", "trust", "-E", "UTF8", "--locale=C"])
+            .args(["-U", SUPERUSER, "-A", "peer", "-E", "UTF8", "--locale=C"])
             .output()
             .await
             .context("running initdb")?;
@@ -175,7 +199,8 @@ impl EmbeddedPostgres {
         let log = &self.log_file;
         // Socket only, in a directory of its own: nothing listens on TCP, nothing clashes.
         let options = format!(
-            "-c listen_addresses='' -c unix_socket_directories='{}' -c max_connections=300",
+            "-c listen_addresses='' -c unix_socket_directories='{}' -c unix_socket_permissions=0700 \
+             -c max_connections=300",
             self.socket_dir.display()
         );
         let output = self
@@ -199,6 +224,38 @@ impl EmbeddedPostgres {
             );
         }
         Ok(())
+    }
+
+    /// Who may connect: over the socket only, by peer authentication, only the OS users Rollcall
+    /// runs as (this process's, and the cluster's own), each as the database superuser.
+    fn write_access_rules(&self) -> Result<()> {
+        let me = current_user_name()?;
+        let mut ident = format!("# Written by Rollcall at every start.\nrollcall {me} {SUPERUSER}\n");
+        if let Some(user) = self.run_as.as_ref().filter(|user| **user != me) {
+            ident.push_str(&format!("rollcall {user} {SUPERUSER}\n"));
+        }
+        let hba = "# Written by Rollcall at every start: the Unix socket only, by peer, mapped in pg_ident.conf.\n\
+                   local all all peer map=rollcall\n";
+        for (name, text) in [("pg_hba.conf", hba.to_owned()), ("pg_ident.conf", ident)] {
+            let path = self.cluster_dir.join(name);
+            write_private(&path, &text)?;
+            if let Some(user) = &self.run_as {
+                let (uid, gid) = lookup_user(user)?;
+                chown(&path, uid, gid)?;
+            }
+        }
+        Ok(())
+    }
+
+    async fn reload(&self) {
+        let _ = self
+            .command("pg_ctl")
+            .arg("reload")
+            .arg("-D")
+            .arg(&self.cluster_dir)
+            .stdout(std::process::Stdio::null())
+            .status()
+            .await;
     }
 
     pub async fn ensure_database(&self, name: &str) -> Result<()> {
@@ -291,25 +348,162 @@ fn can_traverse(path: &Path, uid: u32, gid: u32) -> bool {
 
 fn chown_tree(root: &Path, uid: u32, gid: u32) -> Result<()> {
     for dir in [root.to_path_buf(), root.join("run")] {
-        let c_path = CString::new(dir.to_string_lossy().as_bytes())?;
-        // SAFETY: plain syscall on a NUL-terminated path.
-        if unsafe { libc::chown(c_path.as_ptr(), uid, gid) } != 0 {
-            bail!(
-                "could not hand {} to the postgres user: {}",
-                dir.display(),
-                std::io::Error::last_os_error()
-            );
-        }
+        chown(&dir, uid, gid)?;
     }
     Ok(())
 }
 
-/// A stable short directory name for a path (FNV-1a; not for security).
-fn short_hash(bytes: &[u8]) -> String {
+fn chown(path: &Path, uid: u32, gid: u32) -> Result<()> {
+    let c_path = CString::new(path.to_string_lossy().as_bytes())?;
+    // SAFETY: plain syscall on a NUL-terminated path.
+    if unsafe { libc::chown(c_path.as_ptr(), uid, gid) } != 0 {
+        bail!(
+            "could not hand {} to the postgres user: {}",
+            path.display(),
+            std::io::Error::last_os_error()
+        );
+    }
+    Ok(())
+}
+
+fn set_mode(path: &Path, mode: u32) -> Result<()> {
+    use std::os::unix::fs::PermissionsExt;
+    std::fs::set_permissions(path, std::fs::Permissions::from_mode(mode))
+        .with_context(|| format!("restricting {}", path.display()))
+}
+
+/// Writes `text` to `path`, readable by its owner only.
+fn write_private(path: &Path, text: &str) -> Result<()> {
+    use std::io::Write;
+    use std::os::unix::fs::OpenOptionsExt;
+    let mut file = std::fs::OpenOptions::new()
+        .write(true)
+        .create(true)
+        .truncate(true)
+        .mode(0o600)
+        .open(path)
+        .with_context(|| format!("writing {}", path.display()))?;
+    file.write_all(text.as_bytes())
+        .with_context(|| format!("writing {}", path.display()))?;
+    set_mode(path, 0o600)
+}
+
+/// The name of the OS user this process runs as.
+fn current_user_name() -> Result<String> {
+    // SAFETY: geteuid has no preconditions; getpwuid returns static storage or null, copied out
+    // at once.
+    let entry = unsafe { libc::getpwuid(libc::geteuid()) };
+    if entry.is_null() {
+        bail!("this process's user has no name (no passwd entry)");
+    }
+    let name = unsafe { std::ffi::CStr::from_ptr((*entry).pw_name) };
+    Ok(name.to_string_lossy().into_owned())
+}
+
+/// The file in a data directory that names its relocated cluster.
+const RELOCATION_RECORD: &str = "embedded-cluster";
+/// The file in a relocated cluster that names the data directory it belongs to.
+const OWNER_RECORD: &str = "data-directory";
+
+/// Where the relocated cluster of `data_dir` lives: the one its record names, or for a data
+/// directory without one, a brand-new cluster directory. A fresh data directory (a new secret
+/// key) never adopts a cluster another one left behind, even at the same path.
+fn relocated_root(data_dir: &Path) -> Result<PathBuf> {
+    let record = data_dir.join(RELOCATION_RECORD);
+    if let Ok(text) = std::fs::read_to_string(&record) {
+        let root = PathBuf::from(text.trim());
+        // Only ever a directory of ours: the record is in a directory others may write.
+        if root.parent() == Some(Path::new(RELOCATED_ROOT)) {
+            return Ok(root);
+        }
+        bail!(
+            "{} names {}, which is not a Rollcall cluster directory",
+            record.display(),
+            root.display()
+        );
+    }
+    // Earlier releases named the cluster by a hash of the data directory's path and recorded
+    // nothing. A data directory that has been used (it holds its secret key) keeps that cluster;
+    // a fresh one never takes it over.
+    let legacy = PathBuf::from(RELOCATED_ROOT).join(legacy_name(data_dir));
+    let root = if legacy.join("data/PG_VERSION").exists() && data_dir.join("secret.key").exists() {
+        legacy
+    } else {
+        let mut id = [0u8; 12];
+        getrandom(&mut id)?;
+        PathBuf::from(RELOCATED_ROOT).join(id.iter().map(|b| format!("{b:02x}")).collect::<String>())
+    };
+    std::fs::create_dir_all(&root).with_context(|| format!("creating {}", root.display()))?;
+    write_private(&root.join(OWNER_RECORD), &format!("{}\n", data_dir.display()))?;
+    write_private(&record, &format!("{}\n", root.display()))?;
+    Ok(root)
+}
+
+/// The directory name earlier releases gave the relocated cluster of `data_dir` (FNV-1a of its
+/// path).
+fn legacy_name(data_dir: &Path) -> String {
     let mut h: u64 = 0xcbf29ce484222325;
-    for b in bytes {
+    for b in data_dir.to_string_lossy().as_bytes() {
         h ^= *b as u64;
         h = h.wrapping_mul(0x100000001b3);
     }
     format!("{h:016x}")
+}
+
+fn getrandom(buf: &mut [u8]) -> Result<()> {
+    use std::io::Read;
+    std::fs::File::open("/dev/urandom")
+        .and_then(|mut f| f.read_exact(buf))
+        .context("reading /dev/urandom")
+}
+
+/// A relocated cluster whose data directory is gone, or no longer names it.
+#[derive(Debug)]
+pub struct Orphan {
+    pub cluster: PathBuf,
+    /// The data directory it was made for; `None` for a cluster an earlier release made, which
+    /// recorded nothing (it may still be the cluster of a data directory that has not started
+    /// since the upgrade, so it is never removed for you).
+    pub data_dir: Option<String>,
+}
+
+/// The relocated clusters no data directory claims any more.
+pub fn orphans() -> Result<Vec<Orphan>> {
+    let Ok(entries) = std::fs::read_dir(RELOCATED_ROOT) else {
+        return Ok(Vec::new());
+    };
+    let mut found = Vec::new();
+    for entry in entries.flatten() {
+        let cluster = entry.path();
+        let data_dir = std::fs::read_to_string(cluster.join(OWNER_RECORD))
+            .ok()
+            .map(|text| text.trim().to_owned());
+        let claimed = data_dir.as_ref().is_some_and(|dir| {
+            std::fs::read_to_string(Path::new(dir).join(RELOCATION_RECORD))
+                .map(|named| Path::new(named.trim()) == cluster)
+                .unwrap_or(false)
+        });
+        if !claimed {
+            found.push(Orphan { cluster, data_dir });
+        }
+    }
+    found.sort_by(|a, b| a.cluster.cmp(&b.cluster));
+    Ok(found)
+}
+
+/// Stops an orphaned cluster if it still runs, and deletes it.
+pub async fn remove_orphan(orphan: &Orphan) -> Result<()> {
+    let pg = EmbeddedPostgres {
+        cluster_dir: orphan.cluster.join("data"),
+        socket_dir: orphan.cluster.join("run"),
+        log_file: orphan.cluster.join("postgres.log"),
+        bin_dir: find_bin_dir()?,
+        // SAFETY: geteuid has no preconditions.
+        run_as: (unsafe { libc::geteuid() } == 0).then(|| SUPERUSER.to_owned()),
+        started_here: false,
+    };
+    if pg.cluster_dir.join("PG_VERSION").exists() && pg.is_running().await {
+        pg.stop().await?;
+    }
+    std::fs::remove_dir_all(&orphan.cluster).with_context(|| format!("removing {}", orphan.cluster.display()))
 }
