@@ -80,7 +80,7 @@ pub async fn take_flash() -> Result<Option<Flash>, AppError> {
     use crate::ssr::{cookie, cookie_value, decode_flash, FLASH_COOKIE};
     let state = crate::ssr::state()?;
     let ctx = crate::ssr::request()?;
-    let Some(raw) = cookie_value(ctx.cookie_header.as_deref(), FLASH_COOKIE) else {
+    let Some(raw) = cookie_value(ctx.cookie_header.as_deref(), FLASH_COOKIE, state.secure_cookies) else {
         return Ok(None);
     };
     if let Some(options) = use_context::<leptos_axum::ResponseOptions>() {
@@ -96,7 +96,7 @@ pub async fn pending_workspaces() -> Result<Vec<Workspace>, AppError> {
     use crate::ssr::{cookie_value, PENDING_COOKIE};
     let state = crate::ssr::state()?;
     let ctx = crate::ssr::request()?;
-    let Some(token) = cookie_value(ctx.cookie_header.as_deref(), PENDING_COOKIE) else {
+    let Some(token) = cookie_value(ctx.cookie_header.as_deref(), PENDING_COOKIE, state.secure_cookies) else {
         return Ok(vec![]);
     };
     let choices = identity::auth::pending_choices(&state.db, token)

@@ -8,12 +8,18 @@ pub const SESSION_COOKIE: &str = "rollcall_session";
 pub const FLASH_COOKIE: &str = "rollcall_flash";
 pub const PENDING_COOKIE: &str = "rollcall_pending";
 
-/// Reads one cookie from a `Cookie` header.
-pub fn cookie_value<'a>(header: Option<&'a str>, name: &str) -> Option<&'a str> {
+/// Over https every cookie's name carries this prefix: browsers then accept it only with
+/// `Secure`, `Path=/` and no `Domain`, so a sibling subdomain cannot plant or overwrite one.
+const HOST_PREFIX: &str = "__Host-";
+
+/// Reads one of Rollcall's cookies from a `Cookie` header (`secure`: served over https, where
+/// the name carries the `__Host-` prefix).
+pub fn cookie_value<'a>(header: Option<&'a str>, name: &str, secure: bool) -> Option<&'a str> {
+    let prefix = if secure { HOST_PREFIX } else { "" };
     header?
         .split(';')
         .map(str::trim)
-        .find_map(|pair| pair.strip_prefix(name)?.strip_prefix('='))
+        .find_map(|pair| pair.strip_prefix(prefix)?.strip_prefix(name)?.strip_prefix('='))
 }
 
 /// Everything but unreserved characters is escaped: a cookie value may hold none of `;`, `,`,
@@ -32,7 +38,8 @@ pub fn decode_flash(raw: &str) -> Option<Flash> {
 
 /// A `Set-Cookie` value with Rollcall's defaults: HttpOnly, SameSite=Lax, path /.
 pub fn cookie(name: &str, value: &str, max_age_secs: Option<i64>, secure: bool) -> String {
-    let mut c = format!("{name}={value}; Path=/; HttpOnly; SameSite=Lax");
+    let prefix = if secure { HOST_PREFIX } else { "" };
+    let mut c = format!("{prefix}{name}={value}; Path=/; HttpOnly; SameSite=Lax");
     if let Some(age) = max_age_secs {
         c.push_str(&format!("; Max-Age={age}"));
     }
@@ -64,7 +71,24 @@ mod tests {
     #[test]
     fn cookies_are_found_by_exact_name() {
         let header = Some("a=1; rollcall_session=abc; rollcall_sessionx=no");
-        assert_eq!(cookie_value(header, "rollcall_session"), Some("abc"));
-        assert_eq!(cookie_value(header, "missing"), None);
+        assert_eq!(cookie_value(header, "rollcall_session", false), Some("abc"));
+        assert_eq!(cookie_value(header, "missing", false), None);
+    }
+
+    #[test]
+    fn over_https_only_host_prefixed_cookies_count() {
+        // A sibling subdomain can set `rollcall_session` for the whole site, never `__Host-…`.
+        let header = Some("rollcall_session=planted; __Host-rollcall_session=real");
+        assert_eq!(cookie_value(header, "rollcall_session", true), Some("real"));
+        assert_eq!(
+            cookie_value(Some("rollcall_session=planted"), "rollcall_session", true),
+            None
+        );
+        let set = cookie("rollcall_session", "v", Some(60), true);
+        assert!(
+            set.starts_with("__Host-rollcall_session=v; Path=/;") && set.ends_with("; Secure"),
+            "{set}"
+        );
+        assert!(!set.contains("Domain"));
     }
 }

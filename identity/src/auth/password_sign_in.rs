@@ -28,6 +28,11 @@ pub enum SignIn {
     },
 }
 
+/// Most accounts one sign-in checks the password of (each check is an argon2 hash). Oldest
+/// first: workspaces an outsider creates for someone's email (open sign-up) come after the
+/// person's real account, so they cannot push it out of the check, whatever their names.
+const MAX_ACCOUNTS_CHECKED: i64 = 20;
+
 /// Longest email a sign-in looks up (RFC 5321's limit for a path).
 pub const MAX_EMAIL_BYTES: usize = 254;
 /// Longest workspace address a sign-in looks up.
@@ -76,11 +81,12 @@ pub async fn sign_in(db: &Db, policy: &ThrottlePolicy, attempt: Attempt<'_>) -> 
          from users u join orgs o on o.id = u.org_id
          where lower(u.email) = lower($1) and u.password_hash is not null and u.status in ('active', 'deactivated')
            and ($2::text is null or lower(o.slug) = lower($2))
-         order by o.name
-         limit 20",
+         order by u.created_at, u.id
+         limit $3",
     )
     .bind(email)
     .bind(attempt.workspace)
+    .bind(MAX_ACCOUNTS_CHECKED)
     .fetch_all(db)
     .await?;
 
@@ -129,13 +135,15 @@ pub async fn sign_in(db: &Db, policy: &ThrottlePolicy, attempt: Attempt<'_>) -> 
                 .bind(Utc::now() + Duration::minutes(5))
                 .execute(db)
                 .await?;
-            let choices = active
+            let mut choices: Vec<WorkspaceChoice> = active
                 .into_iter()
                 .map(|c| WorkspaceChoice {
                     slug: c.slug,
                     name: c.name,
                 })
                 .collect();
+            // Checked oldest first; offered by name.
+            choices.sort_by(|a, b| a.name.cmp(&b.name));
             Ok(SignIn::ChooseWorkspace { token, choices })
         }
     }

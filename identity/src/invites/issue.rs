@@ -332,29 +332,45 @@ pub async fn resend(db: &Db, actor: &Actor, key: &SecretKey, user_id: Uuid) -> R
     Ok(())
 }
 
+/// Revokes a person's open invitation, if any, inside the caller's transaction, and cancels its
+/// mail still waiting in the outbox (it must not go out with a dead link), saying `why`.
+/// Returns how many invitations closed (0 or 1).
+pub(crate) async fn close_open(conn: &mut PgConnection, org_id: Uuid, user_id: Uuid, why: &str) -> Result<usize> {
+    let revoked: Vec<Uuid> = sqlx::query_scalar(
+        "update open_invites set revoked_at = now() where org_id = $1 and user_id = $2 returning id",
+    )
+    .bind(org_id)
+    .bind(user_id)
+    .fetch_all(&mut *conn)
+    .await?;
+    if !revoked.is_empty() {
+        sqlx::query(
+            "update outbox set failed_at = now(), last_error = $3
+             where org_id = $1 and invite_id = any($2) and sent_at is null and failed_at is null",
+        )
+        .bind(org_id)
+        .bind(&revoked)
+        .bind(why)
+        .execute(&mut *conn)
+        .await?;
+    }
+    Ok(revoked.len())
+}
+
 /// The link stops working and the person goes back to "imported" (not invited).
 #[tracing::instrument(skip_all, fields(org = %actor.org_id, %user_id))]
 pub async fn revoke(db: &Db, actor: &Actor, user_id: Uuid) -> Result<()> {
     let mut tx = db.begin().await?;
-    let revoked: Vec<Uuid> = sqlx::query_scalar(
-        "update open_invites set revoked_at = now() where org_id = $1 and user_id = $2 returning id",
+    let revoked = close_open(
+        &mut tx,
+        actor.org_id,
+        user_id,
+        "Not sent: the invitation was revoked first.",
     )
-    .bind(actor.org_id)
-    .bind(user_id)
-    .fetch_all(&mut *tx)
     .await?;
-    if revoked.is_empty() {
+    if revoked == 0 {
         return Err(Error::conflict("invite", "There is no open invitation to revoke."));
     }
-    // A mail still waiting in the outbox must not go out with a dead link.
-    sqlx::query(
-        "update outbox set failed_at = now(), last_error = 'Not sent: the invitation was revoked first.'
-         where org_id = $1 and invite_id = any($2) and sent_at is null and failed_at is null",
-    )
-    .bind(actor.org_id)
-    .bind(&revoked)
-    .execute(&mut *tx)
-    .await?;
     let email: String = sqlx::query_scalar(
         "update users set status = case when status = 'invited' then 'imported' else status end, version = version + 1
          where org_id = $1 and id = $2 returning email",

@@ -14,6 +14,7 @@ mod issue;
 mod parse;
 
 pub use accept::{accept, lookup, InviteDetails, InviteState};
+pub(crate) use issue::close_open;
 pub use issue::{
     invite_all_uninvited, invite_existing, preview, resend, revoke, send, set_ttl, SendSummary, INVITE_TTL_FIELD,
     MAX_INVITE_TTL_DAYS,

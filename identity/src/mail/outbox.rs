@@ -37,7 +37,7 @@ pub async fn claim(db: &Db, limit: i64) -> Result<Vec<Claim>> {
 }
 
 /// What to send for an outbox row, or `None` if it should not go out any more (the invite was
-/// accepted, revoked or replaced meanwhile).
+/// accepted, revoked or replaced meanwhile, or its recipient deactivated).
 #[tracing::instrument(level = "debug", skip_all, fields(org = %org_id))]
 pub async fn render(db: &Db, key: &SecretKey, public_url: &str, org_id: Uuid, id: i64) -> Result<Option<Mail>> {
     #[derive(FromRow)]
@@ -55,7 +55,7 @@ pub async fn render(db: &Db, key: &SecretKey, public_url: &str, org_id: Uuid, id
                 u.given_name
          from outbox m join open_invites i on i.org_id = m.org_id and i.id = m.invite_id
            join orgs o on o.id = i.org_id join users u on u.org_id = i.org_id and u.id = i.user_id
-         where m.org_id = $1 and m.id = $2",
+         where m.org_id = $1 and m.id = $2 and u.status not in ('deactivated', 'deleted')",
     )
     .bind(org_id)
     .bind(id)

@@ -187,6 +187,15 @@ pub async fn deactivate(db: &Db, actor: &Actor, user_id: Uuid) -> Result<User> {
     }
     let after = set_status(&mut tx, actor.org_id, user_id, Status::Deactivated).await?;
     let ended = crate::sessions::revoke_all_for_user(&mut tx, actor.org_id, user_id).await?;
+    // An invitation they still held must not come back to life on reactivation, nor its mail go
+    // out meanwhile: reactivated, they are invited afresh.
+    let invitations_closed = crate::invites::close_open(
+        &mut tx,
+        actor.org_id,
+        user_id,
+        "Not sent: the person was deactivated first.",
+    )
+    .await?;
     audit::record(
         &mut tx,
         actor,
@@ -195,7 +204,11 @@ pub async fn deactivate(db: &Db, actor: &Actor, user_id: Uuid) -> Result<User> {
             id: after.id,
             label: &after.email,
         }),
-        json!({ "sessions_ended": ended, "previous_status": before.status.as_str() }),
+        json!({
+            "sessions_ended": ended,
+            "invitations_closed": invitations_closed,
+            "previous_status": before.status.as_str(),
+        }),
     )
     .await?;
     tx.commit().await?;

@@ -159,7 +159,9 @@ pub async fn choose_workspace(
     Extension(ctx): Extension<RequestContext>,
     Form(form): Form<WorkspaceForm>,
 ) -> Response {
-    let Some(pending) = cookie_value(ctx.cookie_header.as_deref(), PENDING_COOKIE).map(str::to_owned) else {
+    let Some(pending) =
+        cookie_value(ctx.cookie_header.as_deref(), PENDING_COOKIE, state.secure_cookies).map(str::to_owned)
+    else {
         let flash = Flash {
             error: "That sign-in has expired. Enter your email and password again.".into(),
             ..Default::default()
@@ -222,7 +224,7 @@ pub async fn accept_invite(
 
 #[tracing::instrument(name = "auth_logout", skip_all)]
 pub async fn logout(State(state): State<SharedState>, Extension(ctx): Extension<RequestContext>) -> Response {
-    if let Some(token) = cookie_value(ctx.cookie_header.as_deref(), SESSION_COOKIE) {
+    if let Some(token) = cookie_value(ctx.cookie_header.as_deref(), SESSION_COOKIE, state.secure_cookies) {
         if let Err(err) = identity::sessions::revoke(&state.db, token).await {
             tracing::error!(error = ?err, "could not revoke session on sign-out");
         }
@@ -243,7 +245,7 @@ async fn start_session(
     next: &str,
     method: &str,
 ) -> Response {
-    if let Some(old) = cookie_value(ctx.cookie_header.as_deref(), SESSION_COOKIE) {
+    if let Some(old) = cookie_value(ctx.cookie_header.as_deref(), SESSION_COOKIE, state.secure_cookies) {
         let _ = identity::sessions::revoke(&state.db, old).await;
     }
     let new = NewSession {

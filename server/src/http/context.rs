@@ -29,7 +29,7 @@ pub async fn attach(State(state): State<SharedState>, mut req: Request, next: Ne
     let peer = req.extensions().get::<ConnectInfo<SocketAddr>>().map(|ci| ci.0.ip());
     let ip = client_address(headers, state.trusted_proxy_hops, peer).map(|ip| ip.to_string());
 
-    let (session, preloaded) = match cookie_value(cookie_header.as_deref(), SESSION_COOKIE) {
+    let (session, preloaded) = match cookie_value(cookie_header.as_deref(), SESSION_COOKIE, state.secure_cookies) {
         Some(token) => {
             let read = session_read_for(req.method(), req.uri());
             match resolve(&state, token, read).await {

@@ -28,6 +28,13 @@ pub fn router(
     public_origin: String,
 ) -> Router {
     let x_request_id = http::HeaderName::from_static("x-request-id");
+    // Served over https: browsers are told to use nothing else for a year.
+    let hsts = state.secure_cookies.then(|| {
+        SetResponseHeaderLayer::if_not_present(
+            http::header::STRICT_TRANSPORT_SECURITY,
+            http::HeaderValue::from_static("max-age=31536000"),
+        )
+    });
     Router::new()
         .route("/healthz", get(health::healthz))
         .route("/readyz", get(health::readyz))
@@ -52,6 +59,7 @@ pub fn router(
             http::header::REFERRER_POLICY,
             http::HeaderValue::from_static("same-origin"),
         ))
+        .layer(tower::util::option_layer(hsts))
         .layer(PropagateRequestIdLayer::new(x_request_id.clone()))
         .layer(TraceLayer::new_for_http().make_span_with(|req: &http::Request<_>| {
             let id = req
@@ -59,9 +67,37 @@ pub fn router(
                 .get("x-request-id")
                 .and_then(|v| v.to_str().ok())
                 .unwrap_or("-");
-            tracing::info_span!("request", method = %req.method(), path = %req.uri().path(), request_id = %id)
+            tracing::info_span!("request", method = %req.method(), path = %logged_path(req.uri().path()), request_id = %id)
         }))
         .layer(SetRequestIdLayer::new(x_request_id, MakeRequestUuid))
+        .layer(axum::middleware::map_request(drop_unfit_request_id))
+}
+
+/// The longest request id a client may choose (trace ids of common tracers fit).
+const MAX_REQUEST_ID: usize = 64;
+
+/// A request id the client chose is kept only when it is short and plain (letters, digits,
+/// `.`, `_`, `-`): it reaches logs, error messages and the audit log. Otherwise it is dropped
+/// and the server makes one.
+async fn drop_unfit_request_id(mut req: axum::extract::Request) -> axum::extract::Request {
+    let fit = req.headers().get("x-request-id").map(|id| {
+        let id = id.as_bytes();
+        !id.is_empty()
+            && id.len() <= MAX_REQUEST_ID
+            && id.iter().all(|b| b.is_ascii_alphanumeric() || b"._-".contains(b))
+    });
+    if fit == Some(false) {
+        req.headers_mut().remove("x-request-id");
+    }
+    req
+}
+
+/// A path as logs may show it: an invitation link's token is a credential, so it is left out.
+fn logged_path(path: &str) -> std::borrow::Cow<'_, str> {
+    match path.strip_prefix("/invite/") {
+        Some(token) if !token.is_empty() => "/invite/<token>".into(),
+        _ => path.into(),
+    }
 }
 
 /// What browsers use with a session cookie: the pages, their server functions and the plain-form
@@ -90,4 +126,16 @@ fn browser_surface(state: SharedState, leptos_options: LeptosOptions, public_ori
             guard::Origin(public_origin),
             guard::same_origin_writes,
         ))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::logged_path;
+
+    #[test]
+    fn an_invitation_token_never_reaches_the_logs() {
+        assert_eq!(logged_path("/invite/0123456789abcdef"), "/invite/<token>");
+        assert_eq!(logged_path("/users/42"), "/users/42");
+        assert_eq!(logged_path("/invite/"), "/invite/");
+    }
 }

@@ -188,3 +188,30 @@ async fn a_state_changing_request_from_another_origin_is_refused() {
     assert_eq!(users, 1);
     assert!(admin.whoami().await.is_some(), "the cross-site sign-out did nothing");
 }
+
+/// Attack: a client-chosen request id, which reaches logs, error bodies and the audit log,
+/// carries forged log lines or markup.
+#[tokio::test]
+async fn a_request_id_a_client_chose_is_kept_only_when_short_and_plain() {
+    let app = spawn_app().await;
+    let client = reqwest::Client::new();
+    let id_of = |res: &reqwest::Response| res.headers()["x-request-id"].to_str().unwrap().to_owned();
+    let plain = client
+        .get(format!("{}/healthz", app.address))
+        .header("x-request-id", "trace-1234.abc_DEF")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(id_of(&plain), "trace-1234.abc_DEF");
+    for hostile in ["x\" injected=\"yes", "<script>", &"a".repeat(65), "id with spaces"] {
+        let res = client
+            .get(format!("{}/healthz", app.address))
+            .header("x-request-id", hostile)
+            .send()
+            .await
+            .unwrap();
+        let id = id_of(&res);
+        assert_ne!(id, hostile);
+        assert!(uuid::Uuid::parse_str(&id).is_ok(), "{hostile:?} became {id:?}");
+    }
+}

@@ -512,3 +512,48 @@ async fn the_listed_invitation_follows_every_resend_revocation_and_acceptance_wi
         "a deactivated person is listed with an invitation: {listed}"
     );
 }
+
+/// Attack: an invitation link of a deactivated person comes back to life when they are
+/// reactivated, or its waiting mail goes out meanwhile.
+#[tokio::test]
+async fn deactivating_an_invited_person_kills_their_link_for_good_and_cancels_its_mail() {
+    let app = spawn_app().await;
+    let admin = app.first_admin().await;
+    admin.call("send_invites", &[("list", "mo@acme.test")]).await;
+    let mo = app.user_id("mo@acme.test").await.to_string();
+    let link: String = admin.call_json("invite_link", &[("user_id", &mo)]).await;
+    let visitor = app.browser();
+    assert!(landing(&visitor, &token_of(&link)).await.get("Open").is_some());
+
+    assert_eq!(
+        admin
+            .call("set_user_active", &[("id", &mo), ("active", "false")])
+            .await
+            .status(),
+        200
+    );
+    let waiting: i64 = sqlx::query_scalar("select count(*) from outbox where sent_at is null and failed_at is null")
+        .fetch_one(&app.db)
+        .await
+        .unwrap();
+    assert_eq!(waiting, 0, "the deactivated person's mail still waits to be sent");
+    assert_eq!(
+        admin
+            .call("set_user_active", &[("id", &mo), ("active", "true")])
+            .await
+            .status(),
+        200
+    );
+
+    assert!(
+        landing(&visitor, &token_of(&link)).await.get("NoLongerValid").is_some(),
+        "the old link came back to life"
+    );
+    accept(&visitor, &token_of(&link), "mo's long password").await;
+    let (status, has_password): (String, bool) =
+        sqlx::query_as("select status, password_hash is not null from users where email = 'mo@acme.test'")
+            .fetch_one(&app.db)
+            .await
+            .unwrap();
+    assert_eq!((status.as_str(), has_password), ("imported", false));
+}

@@ -9,6 +9,7 @@ mod health_and_static;
 mod hostile_input;
 mod invites;
 mod scale_out;
+mod security_cookies;
 mod security_embedded_database;
 mod security_malformed_bodies;
 mod security_same_origin_writes;
