@@ -18,6 +18,10 @@ pub enum Error {
     InvalidCredentials,
     #[error("Too many attempts. Try again in {} minutes.", (retry_after_secs + 59) / 60)]
     RateLimited { retry_after_secs: i64 },
+    /// A limit on how much of something may be done in a window was reached; `message` says
+    /// which and when more is possible.
+    #[error("{message}")]
+    QuotaReached { message: String, retry_after_secs: i64 },
     /// Too much expensive work (password hashing) is already waiting: try again shortly.
     #[error("Rollcall is busy. Try again in a few seconds.")]
     Busy,

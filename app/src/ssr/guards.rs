@@ -96,6 +96,13 @@ pub fn map_identity_error(err: identity::Error, request_id: &str) -> AppError {
             message: err.to_string(),
             retry_after_secs,
         },
+        E::QuotaReached {
+            message,
+            retry_after_secs,
+        } => AppError::RateLimited {
+            message,
+            retry_after_secs,
+        },
         err @ E::Busy => AppError::RateLimited {
             message: err.to_string(),
             retry_after_secs: 5,

@@ -7,7 +7,7 @@ use crate::audit::{self, Actor, Target};
 use crate::error::{Error, Result};
 use crate::secrets::{token, SecretKey};
 use crate::users::{self, EmailAddress, Role, Status};
-use crate::{jobs, mail, Db};
+use crate::{db, jobs, mail, Db};
 use chrono::{DateTime, Duration, Utc};
 use rand::RngCore;
 use serde_json::json;
@@ -132,6 +132,11 @@ async fn lock_org(conn: &mut PgConnection, org_id: Uuid) -> Result<(String, i32)
     )
 }
 
+/// Invitations (new, resent or bulk) a workspace may send a day, and each of its admins.
+pub const INVITES_PER_DAY_PER_WORKSPACE: i64 = 20_000;
+pub const INVITES_PER_DAY_PER_ADMIN: i64 = 10_000;
+const DAY_SECS: i64 = 24 * 3600;
+
 /// Writes invites, their outbox mail and their audit events for `targets` (user id, email).
 async fn issue(
     conn: &mut PgConnection,
@@ -145,6 +150,33 @@ async fn issue(
     if targets.is_empty() {
         return Ok(());
     }
+    // Invitation mail goes out under the operator's address, and with open sign-up anyone may
+    // have a workspace: each workspace, and each admin in it, sends a bounded number a day.
+    let org_key = format!("invites:org:{}", actor.org_id);
+    let actor_key = format!(
+        "invites:actor:{}:{}",
+        actor.org_id,
+        actor.user_id.map(|id| id.to_string()).unwrap_or_default()
+    );
+    db::rate_window::take(
+        conn,
+        &[
+            db::rate_window::Window {
+                key: &org_key,
+                limit: INVITES_PER_DAY_PER_WORKSPACE,
+                window_secs: DAY_SECS,
+                used: |n| format!("This workspace has sent {n} invitations"),
+            },
+            db::rate_window::Window {
+                key: &actor_key,
+                limit: INVITES_PER_DAY_PER_ADMIN,
+                window_secs: DAY_SECS,
+                used: |n| format!("You have sent {n} invitations"),
+            },
+        ],
+        targets.len() as i64,
+    )
+    .await?;
     let user_ids: Vec<Uuid> = targets.iter().map(|(id, _)| *id).collect();
     // A new link replaces any earlier one (including expired ones): only the newest works.
     sqlx::query("update open_invites set superseded_at = now() where org_id = $1 and user_id = any($2)")

@@ -557,3 +557,34 @@ async fn deactivating_an_invited_person_kills_their_link_for_good_and_cancels_it
             .unwrap();
     assert_eq!((status.as_str(), has_password), ("imported", false));
 }
+
+/// Attack: with open sign-up, an outsider's workspace sends mail under the operator's address
+/// without end. Each admin sends at most 10,000 invitations a day (and each workspace 20,000).
+#[tokio::test]
+async fn an_admin_past_a_days_invitations_is_refused_with_how_many_and_when_and_nothing_is_sent() {
+    let app = spawn_app().await;
+    let admin = app.first_admin().await;
+    let list: String = (0..10_000).map(|n| format!("person{n}@bulk.test\n")).collect();
+    let res = admin.call("send_invites", &[("list", &list)]).await;
+    assert_eq!(res.status(), 200);
+    let summary: serde_json::Value = res.json().await.unwrap();
+    assert_eq!(summary["invited"], 10_000);
+
+    let refused = admin.call("send_invites", &[("list", "one.more@bulk.test")]).await;
+    assert_eq!(refused.status(), 429);
+    let err: serde_json::Value = refused.json().await.unwrap();
+    let message = err["RateLimited"]["message"].as_str().unwrap_or_default();
+    assert!(message.contains("You have sent 10,000 invitations"), "{err}");
+    assert!(message.contains("hour"), "{message}");
+    let one_more: i64 = sqlx::query_scalar("select count(*) from users where email = 'one.more@bulk.test'")
+        .fetch_one(&app.db)
+        .await
+        .unwrap();
+    assert_eq!(one_more, 0, "a refused invitation still created its person");
+    let mo = app.user_id("person1@bulk.test").await.to_string();
+    assert_eq!(
+        admin.call("resend_invite", &[("user_id", &mo)]).await.status(),
+        429,
+        "resends count too"
+    );
+}
