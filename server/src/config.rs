@@ -94,6 +94,9 @@ pub struct Settings {
         global = true
     )]
     pub db_max_connections: u32,
+    /// Open client connections per server, at most; past it, new ones are closed at once.
+    #[arg(long, env = "ROLLCALL_MAX_CONNECTIONS", default_value_t = 768, value_parser = clap::value_parser!(u32).range(1..), global = true)]
+    pub max_connections: u32,
     /// SMTP server for outgoing mail, e.g. smtp://mail:25, smtp://user:pass@host:587?tls=required,
     /// smtps://user:pass@host. Without it mail waits in the outbox, readable by admins.
     #[arg(long, env = "ROLLCALL_SMTP_URL", hide_env_values = true, global = true)]

@@ -5,7 +5,6 @@ use crate::config::Settings;
 use crate::embedded_pg::{self, EmbeddedPostgres};
 use anyhow::{Context, Result};
 use app::ssr::{ServerState, SharedState};
-use axum::serve::ListenerExt;
 use identity::auth::ThrottlePolicy;
 use identity::secrets::ExposeSecret;
 use identity::sessions::{SessionPolicy, SessionStore};
@@ -59,6 +58,7 @@ pub struct Application {
     router: axum::Router,
     state: SharedState,
     mailer: Option<crate::smtp::Mailer>,
+    max_connections: usize,
 }
 
 impl Application {
@@ -119,6 +119,7 @@ impl Application {
             router,
             state,
             mailer,
+            max_connections: settings.max_connections as usize,
         })
     }
 
@@ -133,17 +134,7 @@ impl Application {
     /// Serves until `shutdown` resolves, then finishes in-flight requests.
     pub async fn run_until(self, shutdown: impl Future<Output = ()> + Send + 'static) -> Result<()> {
         let workers = crate::workers::Workers::start(self.state.clone(), self.mailer);
-        // Nagle's algorithm meets delayed ACKs on keep-alive connections and adds ~40 ms to
-        // streamed responses; disable it on every accepted socket.
-        let listener = self.listener.tap_io(|tcp| {
-            let _ = tcp.set_nodelay(true);
-        });
-        let result = axum::serve(
-            listener,
-            self.router.into_make_service_with_connect_info::<SocketAddr>(),
-        )
-        .with_graceful_shutdown(shutdown)
-        .await;
+        let result = crate::http::serve::serve(self.listener, self.router, self.max_connections, shutdown).await;
         workers.stop();
         result.context("serving HTTP")
     }

@@ -6,6 +6,7 @@ pub mod bundle;
 mod context;
 mod guard;
 mod health;
+pub mod serve;
 
 use app::ssr::SharedState;
 use axum::extract::DefaultBodyLimit;

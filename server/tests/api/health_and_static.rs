@@ -88,3 +88,39 @@ async fn static_files_are_served_without_a_session_lookup() {
     assert_eq!(page.status(), 200);
     assert!(!last_seen(app.db.clone()).await, "the page did not read the session");
 }
+
+/// Attack: slow or silent clients hold connections (and file descriptors) open until the
+/// server can take no one else.
+#[tokio::test]
+async fn silent_connections_are_closed_and_past_the_limit_new_ones_are_refused() {
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    let app = spawn_app_with(|s| s.max_connections = 3).await;
+    let addr = app.address.trim_start_matches("http://").to_owned();
+    // Three silent connections fill the server.
+    let mut silent = Vec::new();
+    for _ in 0..3 {
+        silent.push(tokio::net::TcpStream::connect(&addr).await.unwrap());
+    }
+    tokio::time::sleep(Duration::from_millis(200)).await;
+    let mut fourth = tokio::net::TcpStream::connect(&addr).await.unwrap();
+    let _ = fourth.write_all(b"GET /healthz HTTP/1.1\r\nHost: x\r\n\r\n").await;
+    let mut buf = [0u8; 64];
+    let read = tokio::time::timeout(Duration::from_secs(2), fourth.read(&mut buf)).await;
+    assert!(
+        matches!(read, Ok(Ok(0)) | Ok(Err(_))),
+        "a connection past the limit was served: {read:?}"
+    );
+    // The silent ones are closed once their time to send headers is up.
+    let started = std::time::Instant::now();
+    for conn in &mut silent {
+        let read = tokio::time::timeout(Duration::from_secs(15), conn.read(&mut buf)).await;
+        assert!(
+            matches!(read, Ok(Ok(0)) | Ok(Ok(_)) | Ok(Err(_))),
+            "a silent connection was kept open"
+        );
+    }
+    assert!(started.elapsed() < Duration::from_secs(15));
+    // And the server takes new clients again.
+    let res = reqwest::get(format!("{}/healthz", app.address)).await.unwrap();
+    assert_eq!(res.status(), 200);
+}

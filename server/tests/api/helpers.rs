@@ -80,6 +80,7 @@ pub fn settings(database_url: String) -> Settings {
         login_max_failures_per_account: 5,
         login_max_failures_per_ip: 20,
         db_max_connections: 5,
+        max_connections: 768,
         smtp_url: None,
         mail_from: "Rollcall <rollcall@test.invalid>".into(),
         secret_key: None,
