@@ -8,7 +8,7 @@
 //! get the data they need as props, and reload it themselves through server functions after a
 //! change (as the user editor does).
 //!
-//! ```ignore
+//! ```text
 //! view! { {load(get_settings(), |settings| view! { <InviteExpiryForm days=settings.invite_ttl_days/> })} }
 //! ```
 

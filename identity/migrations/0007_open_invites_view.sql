@@ -1,7 +1,9 @@
 -- "An open invitation" is written here once for the database: one neither accepted, revoked nor
 -- replaced by a newer one (it may have expired). Statements read, supersede and revoke through
 -- this view; PostgreSQL expands it in place, so plans and the partial unique index of 0005 are
--- used as before. Older servers keep their own copies of the rule and ignore the view.
+-- used as before. Older servers keep their own copies of the rule and ignore the view. The view's
+-- `select *` is fixed at creation: a later migration that adds, drops or retypes a column of
+-- invites recreates the view with it.
 create view open_invites as
     select * from invites
      where accepted_at is null and revoked_at is null and superseded_at is null;

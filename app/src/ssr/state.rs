@@ -29,8 +29,9 @@ pub struct ServerState {
 
 pub type SharedState = Arc<ServerState>;
 
-/// Per-request facts resolved by the server's middleware before any handler runs.
-#[derive(Debug, Clone)]
+/// Per-request facts resolved by the server's middleware before any handler runs. `Debug`
+/// leaves out the cookie header: it holds the session token.
+#[derive(Clone)]
 pub struct RequestContext {
     pub session: Option<SessionUser>,
     pub ip: Option<String>,
@@ -40,4 +41,16 @@ pub struct RequestContext {
     /// What the request's page asked to have read with the session (see `preload`), until the
     /// page takes it.
     pub preloaded: Option<Preloaded>,
+}
+
+impl std::fmt::Debug for RequestContext {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("RequestContext")
+            .field("session", &self.session.as_ref().map(|s| (s.org_id, s.user_id)))
+            .field("ip", &self.ip)
+            .field("request_id", &self.request_id)
+            .field("cookie_header", &self.cookie_header.as_ref().map(|_| "(redacted)"))
+            .field("preloaded", &self.preloaded)
+            .finish_non_exhaustive()
+    }
 }

@@ -5,7 +5,7 @@
 
 /// Declares a row struct from its columns, in select order:
 ///
-/// ```ignore
+/// ```text
 /// column_table! {
 ///     pub struct Listed {
 ///         id: Uuid = "uuid",

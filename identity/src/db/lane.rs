@@ -9,7 +9,7 @@ use std::time::{Duration, Instant};
 use tokio::sync::{OwnedSemaphorePermit, Semaphore};
 
 /// Connections kept for the read every request starts with: its session and, on the Users tab,
-/// the page read in the same statement (`sessions::resolve*`).
+/// the page read in the same statement (`sessions::SessionStore`).
 ///
 /// sqlx's pool tests each connection it gets back with a ping, a second round trip to
 /// PostgreSQL for every request (on the Users tab, the lane served 15% more pages per second
@@ -167,19 +167,24 @@ mod tests {
     //! comes first), on its maintenance database: these need no tables.
     use super::*;
 
+    /// Started (or joined) once per process: tests run in parallel, and two starting one cluster
+    /// at once would race.
     async fn test_database() -> Db {
-        let dir = std::path::PathBuf::from(concat!(env!("CARGO_MANIFEST_DIR"), "/../target/tmp/test-pg"));
-        let url = std::thread::spawn(move || {
-            tokio::runtime::Runtime::new().unwrap().block_on(async {
-                rollcall_server::embedded_pg::EmbeddedPostgres::start(&dir)
-                    .await
-                    .expect("start the test cluster")
-                    .url("postgres")
+        static URL: std::sync::OnceLock<String> = std::sync::OnceLock::new();
+        let url = URL.get_or_init(|| {
+            let dir = std::path::PathBuf::from(concat!(env!("CARGO_MANIFEST_DIR"), "/../target/tmp/test-pg"));
+            std::thread::spawn(move || {
+                tokio::runtime::Runtime::new().unwrap().block_on(async {
+                    rollcall_server::embedded_pg::EmbeddedPostgres::start(&dir)
+                        .await
+                        .expect("start the test cluster")
+                        .url("postgres")
+                })
             })
-        })
-        .join()
-        .unwrap();
-        crate::db::connect(&url, 2).await.unwrap()
+            .join()
+            .unwrap()
+        });
+        crate::db::connect(url, 2).await.unwrap()
     }
 
     async fn backend_pid(conn: &mut LaneConnection) -> i32 {

@@ -227,6 +227,8 @@ async fn issue(
         .iter()
         .map(|(id, email)| Target { id: *id, label: email })
         .collect();
+    // To the microsecond, as PostgreSQL keeps it on the invite.
+    let expires_at = chrono::SubsecRound::trunc_subsecs(expires_at, 6);
     audit::record_each(conn, actor, action, &audited, json!({ "expires_at": expires_at })).await?;
     jobs::notify(conn, &mail::outbox::QUEUE).await?;
     Ok(())

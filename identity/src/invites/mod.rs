@@ -79,7 +79,7 @@ pub struct OpenInvite {
     pub expires_at: DateTime<Utc>,
 }
 
-/// The open invitation (see `OPEN_INVITES`) of each of `user_ids` who has one.
+/// The open invitation (the view `open_invites`) of each of `user_ids` who has one.
 #[tracing::instrument(level = "debug", skip_all, fields(org = %org_id))]
 pub async fn open_for_users(db: &Db, org_id: Uuid, user_ids: &[Uuid]) -> Result<HashMap<Uuid, OpenInvite>> {
     let rows: Vec<OpenInvite> = sqlx::query_as(

@@ -145,11 +145,12 @@ pub async fn failed(db: &Db, queue: &Queue, claim: &Claim, error: &str) -> Resul
 }
 
 /// Puts a row that is still to do (failed or waiting) back in the queue now, with its attempts
-/// counted afresh; `false` when no such row exists in `org_id`.
+/// counted afresh; `false` when no such row exists in `org_id`, or a worker holds it right now
+/// (it is being tried already: taking its lease away could send it twice).
 pub async fn retry_now(conn: &mut PgConnection, queue: &Queue, org_id: Uuid, id: i64) -> Result<bool> {
     let statement = format!(
         "update {} set failed_at = null, attempts = 0, next_attempt_at = now(), locked_until = null
-         where org_id = $1 and id = $2 and {}",
+         where org_id = $1 and id = $2 and {} and (locked_until is null or locked_until < now())",
         queue.table, queue.pending
     );
     let retried = sqlx::query(&statement)

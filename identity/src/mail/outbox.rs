@@ -30,12 +30,6 @@ pub const QUEUE: Queue = Queue {
     channel: "rollcall_outbox",
 };
 
-/// Claims up to `limit` due mails for this worker.
-#[tracing::instrument(level = "debug", skip_all)]
-pub async fn claim(db: &Db, limit: i64) -> Result<Vec<Claim>> {
-    jobs::claim(db, &QUEUE, limit).await
-}
-
 /// What to send for an outbox row, or `None` if it should not go out any more (the invite was
 /// accepted, revoked or replaced meanwhile, or its recipient deactivated).
 #[tracing::instrument(level = "debug", skip_all, fields(org = %org_id))]
@@ -153,7 +147,7 @@ pub async fn counts(db: &Db, org_id: Uuid) -> Result<(i64, i64)> {
     .await?)
 }
 
-/// Puts a failed mail back in the queue now.
+/// Puts a failed or waiting mail back in the queue now (not one a worker is sending).
 #[tracing::instrument(skip_all, fields(org = %actor.org_id))]
 pub async fn retry(db: &Db, actor: &Actor, id: i64) -> Result<()> {
     let mut tx = db.begin().await?;

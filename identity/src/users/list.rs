@@ -102,7 +102,7 @@ pub(crate) enum OrgScope {
     /// An organisation already known (the caller's session was resolved before).
     Id(Uuid),
     /// The organisation of the session resolved in the same statement, as the column `me.org_id`
-    /// of its `me` table (see `sessions::resolve_with_users_page`).
+    /// of its `me` table (see `users::resolve_with_page`).
     SessionTable,
 }
 

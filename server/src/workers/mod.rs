@@ -28,6 +28,12 @@ impl Workers {
     }
 
     pub fn stop(self) {
+        drop(self);
+    }
+}
+
+impl Drop for Workers {
+    fn drop(&mut self) {
         for task in &self.tasks {
             task.abort();
         }
