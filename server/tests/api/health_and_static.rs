@@ -115,8 +115,8 @@ async fn silent_connections_are_closed_and_past_the_limit_new_ones_are_refused()
     for conn in &mut silent {
         let read = tokio::time::timeout(Duration::from_secs(15), conn.read(&mut buf)).await;
         assert!(
-            matches!(read, Ok(Ok(0)) | Ok(Ok(_)) | Ok(Err(_))),
-            "a silent connection was kept open"
+            matches!(read, Ok(Ok(0)) | Ok(Err(_))),
+            "a silent connection was kept open or answered: {read:?}"
         );
     }
     assert!(started.elapsed() < Duration::from_secs(15));

@@ -22,11 +22,8 @@ async fn over_https_cookies_are_host_prefixed_and_planted_unprefixed_ones_are_ig
         .await
         .unwrap();
     assert_eq!(setup.status(), 303);
-    let session = setup
-        .headers()
-        .get_all("set-cookie")
-        .iter()
-        .map(|v| v.to_str().unwrap().to_owned())
+    let session = set_cookies(&setup)
+        .into_iter()
         .find(|c| c.contains("rollcall_session="))
         .expect("a session cookie");
     assert!(session.starts_with("__Host-rollcall_session="), "{session}");
