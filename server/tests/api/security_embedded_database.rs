@@ -13,7 +13,10 @@ async fn another_os_user_cannot_connect_to_the_embedded_database_nor_read_its_fi
         .await
         .unwrap()
         .expect("the test cluster runs");
-    let root = cluster_dir().join("postgres");
+    // Inside the data directory, or relocated when the postgres user cannot reach it: the
+    // socket directory the URL names is `<cluster>/run`.
+    let socket_dir = std::path::PathBuf::from(url.split("host=").nth(1).expect("a socket directory"));
+    let root = socket_dir.parent().expect("the cluster directory").to_path_buf();
     for (dir, what) in [
         (root.clone(), "cluster"),
         (root.join("run"), "socket"),
