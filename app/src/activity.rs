@@ -32,6 +32,7 @@ pub struct ActivityPage {
 pub const EVENTS_PER_PAGE: i64 = 50;
 
 #[server(endpoint = "list_activity")]
+#[cfg_attr(feature = "ssr", tracing::instrument(name = "list_activity", skip_all))]
 pub async fn list_activity(#[server(default)] older_than: Option<i64>) -> Result<ActivityPage, AppError> {
     let caller = crate::ssr::admin().await?;
     let page = identity::audit::list(&caller.state.db, caller.user.org_id, older_than, EVENTS_PER_PAGE)

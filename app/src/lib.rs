@@ -30,6 +30,9 @@ use leptos_router::{path, SsrMode};
 pub fn shell(options: LeptosOptions) -> impl IntoView {
     // Beside the script and WASM, under the bundle's version (see the server's `bundle`).
     let stylesheet = format!("/{}/rollcall.css", options.site_pkg_dir);
+    #[cfg(feature = "ssr")]
+    ssr::content_security::declare();
+    let scripts = loads_wasm(&request_path()).then(|| view! { <HydrationScripts options islands=true/> });
     view! {
         <!DOCTYPE html>
         <html lang="en">
@@ -39,7 +42,7 @@ pub fn shell(options: LeptosOptions) -> impl IntoView {
                 <meta name="color-scheme" content="light dark"/>
                 <link id="leptos" rel="stylesheet" href=stylesheet/>
                 <link rel="icon" href="/favicon.svg" type="image/svg+xml"/>
-                <HydrationScripts options islands=true/>
+                {scripts}
                 <MetaTags/>
             </head>
             <body>
@@ -47,6 +50,35 @@ pub fn shell(options: LeptosOptions) -> impl IntoView {
             </body>
         </html>
     }
+}
+
+/// The console's pages (inside the admin frame) are the ones with islands to hydrate. Every
+/// other page (sign-in, first set-up, an invitation, not found) is a plain form that works
+/// without script: it is sent as HTML and a stylesheet, with no script or WASM to download.
+/// A test renders each plain page and fails if one grows an island.
+pub fn loads_wasm(path: &str) -> bool {
+    const CONSOLE: [&str; 7] = [
+        "/users",
+        "/outbox",
+        "/activity",
+        "/integrations",
+        "/provisioning",
+        "/settings",
+        "/profile",
+    ];
+    CONSOLE.iter().any(|prefix| {
+        path.strip_prefix(prefix)
+            .is_some_and(|rest| rest.is_empty() || rest.starts_with('/'))
+    })
+}
+
+/// The path of the page being rendered (on the server; the browser never renders the shell).
+fn request_path() -> String {
+    #[cfg(feature = "ssr")]
+    if let Some(parts) = use_context::<http::request::Parts>() {
+        return parts.uri.path().to_owned();
+    }
+    String::new()
 }
 
 #[component]

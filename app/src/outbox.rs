@@ -78,6 +78,7 @@ pub struct RenderedMail {
 }
 
 #[server(endpoint = "list_outbox")]
+#[cfg_attr(feature = "ssr", tracing::instrument(name = "list_outbox", skip_all))]
 pub async fn list_outbox(
     #[server(default)] older_than: Option<i64>,
     #[server(default)] problems: bool,
@@ -122,6 +123,7 @@ pub async fn list_outbox(
 }
 
 #[server(endpoint = "outbox_mail")]
+#[cfg_attr(feature = "ssr", tracing::instrument(name = "outbox_mail", skip_all))]
 pub async fn outbox_mail(id: i64) -> Result<Option<RenderedMail>, AppError> {
     let caller = crate::ssr::admin().await?;
     let mail = identity::mail::outbox::rendered(
@@ -143,6 +145,7 @@ pub async fn outbox_mail(id: i64) -> Result<Option<RenderedMail>, AppError> {
 }
 
 #[server(endpoint = "retry_mail")]
+#[cfg_attr(feature = "ssr", tracing::instrument(name = "retry_mail", skip_all))]
 pub async fn retry_mail(id: i64) -> Result<(), AppError> {
     let caller = crate::ssr::admin().await?;
     identity::mail::outbox::retry(&caller.state.db, &caller.actor(), id)

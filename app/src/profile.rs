@@ -21,6 +21,7 @@ pub struct StoredProfile {
 }
 
 #[server(endpoint = "my_profile")]
+#[cfg_attr(feature = "ssr", tracing::instrument(name = "my_profile", skip_all))]
 pub async fn my_profile() -> Result<StoredProfile, AppError> {
     let caller = crate::ssr::signed_in().await?;
     let user = &caller.user;
@@ -34,6 +35,7 @@ pub async fn my_profile() -> Result<StoredProfile, AppError> {
 }
 
 #[server(endpoint = "update_my_names")]
+#[cfg_attr(feature = "ssr", tracing::instrument(name = "update_my_names", skip_all))]
 pub async fn update_my_names(given_name: String, family_name: String) -> Result<Me, AppError> {
     let caller = crate::ssr::signed_in().await?;
     let email = identity::EmailAddress::parse(&caller.user.email).map_err(|e| caller.fail(e))?;

@@ -56,12 +56,14 @@ impl Flash {
 }
 
 #[server(endpoint = "whoami")]
+#[cfg_attr(feature = "ssr", tracing::instrument(name = "whoami", skip_all))]
 pub async fn whoami() -> Result<Option<Me>, AppError> {
     let ctx = crate::ssr::request()?;
     Ok(ctx.session.as_ref().map(crate::ssr::me_of))
 }
 
 #[server(endpoint = "setup_state")]
+#[cfg_attr(feature = "ssr", tracing::instrument(name = "setup_state", skip_all))]
 pub async fn setup_state() -> Result<SetupInfo, AppError> {
     let state = crate::ssr::state()?;
     let ctx = crate::ssr::request()?;
@@ -76,6 +78,7 @@ pub async fn setup_state() -> Result<SetupInfo, AppError> {
 
 /// Reads and clears the one-shot message left by a failed form post.
 #[server(endpoint = "take_flash")]
+#[cfg_attr(feature = "ssr", tracing::instrument(name = "take_flash", skip_all))]
 pub async fn take_flash() -> Result<Option<Flash>, AppError> {
     use crate::ssr::{cookie, cookie_value, decode_flash, FLASH_COOKIE};
     let state = crate::ssr::state()?;
@@ -92,6 +95,7 @@ pub async fn take_flash() -> Result<Option<Flash>, AppError> {
 }
 
 #[server(endpoint = "pending_workspaces")]
+#[cfg_attr(feature = "ssr", tracing::instrument(name = "pending_workspaces", skip_all))]
 pub async fn pending_workspaces() -> Result<Vec<Workspace>, AppError> {
     use crate::ssr::{cookie_value, PENDING_COOKIE};
     let state = crate::ssr::state()?;
@@ -112,6 +116,7 @@ pub async fn pending_workspaces() -> Result<Vec<Workspace>, AppError> {
 }
 
 #[server(endpoint = "workspace_name")]
+#[cfg_attr(feature = "ssr", tracing::instrument(name = "workspace_name", skip_all))]
 pub async fn workspace_name(slug: String) -> Result<Option<String>, AppError> {
     let state = crate::ssr::state()?;
     let ctx = crate::ssr::request()?;

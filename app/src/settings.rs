@@ -17,6 +17,7 @@ pub struct OrgSettings {
 }
 
 #[server(endpoint = "get_settings")]
+#[cfg_attr(feature = "ssr", tracing::instrument(name = "get_settings", skip_all))]
 pub async fn get_settings() -> Result<OrgSettings, AppError> {
     let caller = crate::ssr::admin().await?;
     let org = identity::orgs::get(&caller.state.db, caller.user.org_id)
@@ -29,6 +30,7 @@ pub async fn get_settings() -> Result<OrgSettings, AppError> {
 }
 
 #[server(endpoint = "save_invite_expiry")]
+#[cfg_attr(feature = "ssr", tracing::instrument(name = "save_invite_expiry", skip_all))]
 pub async fn save_invite_expiry(invite_ttl_days: String) -> Result<(), AppError> {
     let caller = crate::ssr::admin().await?;
     // Not a number at all: the engine's own rule and message, for the same field.

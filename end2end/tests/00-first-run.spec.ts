@@ -1,6 +1,6 @@
-import { expect, test } from '@playwright/test';
+import { expect } from '@playwright/test';
 import { firstRunURL } from '../servers';
-import { expectAccessible } from './support';
+import { expectAccessible, test } from './support';
 
 // This file runs against a server of its own, started on a brand-new data directory that no
 // other test touches (playwright.config.ts), so it really meets an empty server, alone or in

@@ -1,10 +1,26 @@
 import AxeBuilder from '@axe-core/playwright';
-import { Browser, expect, Page } from '@playwright/test';
+import { Browser, expect, Page, test as base } from '@playwright/test';
 import { execFile, execFileSync } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import { existsSync, readdirSync, readFileSync, statSync } from 'node:fs';
 import { join } from 'node:path';
 import { dataDir, mailDir, repo, screenshotDir } from '../servers';
+
+/**
+ * Playwright's `test`, with every page watched for Content-Security-Policy violations: the
+ * browser reports each blocked script, style or connection on the console, and a test whose
+ * pages reported one fails, naming it.
+ */
+export const test = base.extend({
+  page: async ({ page }, use) => {
+    const violations: string[] = [];
+    page.on('console', (message) => {
+      if (/Content Security Policy/i.test(message.text())) violations.push(`${page.url()}: ${message.text()}`);
+    });
+    await use(page);
+    expect(violations, 'Content-Security-Policy violations').toEqual([]);
+  },
+});
 
 /** Waits until the WASM app has hydrated the server-rendered page. */
 export async function hydrated(page: Page) {

@@ -35,15 +35,18 @@ impl EmbeddedPostgres {
     /// Creates (if new) and starts the cluster for `data_dir`, or joins it if it is already
     /// running (a second server on the same data directory).
     pub async fn start(data_dir: &Path) -> Result<Self> {
+        // Servers and CLI commands started at once on one data directory take turns: each
+        // would otherwise pick a relocated cluster of its own, or run initdb twice.
+        let _turn = StartLock::take(data_dir).await?;
         let mut pg = Self::locate(data_dir)?;
         if !pg.cluster_dir.join("PG_VERSION").exists() {
             pg.initdb().await?;
         }
-        pg.write_access_rules()?;
+        let rules_changed = pg.write_access_rules()?;
         if !pg.is_running().await {
             pg.pg_ctl_start().await?;
             pg.started_here = true;
-        } else {
+        } else if rules_changed {
             // A cluster started by an older release (which trusted every local user) picks
             // the rules up without a restart.
             pg.reload().await;
@@ -228,7 +231,12 @@ impl EmbeddedPostgres {
 
     /// Who may connect: over the socket only, by peer authentication, only the OS users Rollcall
     /// runs as (this process's, and the cluster's own), each as the database superuser.
-    fn write_access_rules(&self) -> Result<()> {
+    ///
+    /// A file is rewritten only when its text differs, and then by renaming a complete copy
+    /// over it: a running cluster reloads its rules whenever any process asks, and a file
+    /// truncated for rewriting at that moment would shut every new connection out. Returns
+    /// whether anything changed.
+    fn write_access_rules(&self) -> Result<bool> {
         let me = current_user_name()?;
         let mut ident = format!("# Written by Rollcall at every start.\nrollcall {me} {SUPERUSER}\n");
         if let Some(user) = self.run_as.as_ref().filter(|user| **user != me) {
@@ -236,15 +244,22 @@ impl EmbeddedPostgres {
         }
         let hba = "# Written by Rollcall at every start: the Unix socket only, by peer, mapped in pg_ident.conf.\n\
                    local all all peer map=rollcall\n";
+        let mut changed = false;
         for (name, text) in [("pg_hba.conf", hba.to_owned()), ("pg_ident.conf", ident)] {
             let path = self.cluster_dir.join(name);
-            write_private(&path, &text)?;
+            if std::fs::read_to_string(&path).is_ok_and(|current| current == text) {
+                continue;
+            }
+            let staged = self.cluster_dir.join(format!("{name}.rollcall-{}", std::process::id()));
+            write_private(&staged, &text)?;
             if let Some(user) = &self.run_as {
                 let (uid, gid) = lookup_user(user)?;
-                chown(&path, uid, gid)?;
+                chown(&staged, uid, gid)?;
             }
+            std::fs::rename(&staged, &path).with_context(|| format!("replacing {}", path.display()))?;
+            changed = true;
         }
-        Ok(())
+        Ok(changed)
     }
 
     async fn reload(&self) {
@@ -398,6 +413,35 @@ fn current_user_name() -> Result<String> {
     }
     let name = unsafe { std::ffi::CStr::from_ptr((*entry).pw_name) };
     Ok(name.to_string_lossy().into_owned())
+}
+
+/// An exclusive lock on a data directory's `embedded.lock`, held while a process sets up and
+/// starts its cluster; released when dropped (or when the process dies).
+struct StartLock {
+    _held: std::fs::File,
+}
+
+impl StartLock {
+    async fn take(data_dir: &Path) -> Result<Self> {
+        use std::os::fd::AsRawFd;
+        std::fs::create_dir_all(data_dir).with_context(|| format!("creating data directory {}", data_dir.display()))?;
+        let path = data_dir.join("embedded.lock");
+        let file = std::fs::OpenOptions::new()
+            .create(true)
+            .truncate(false)
+            .write(true)
+            .open(&path)
+            .with_context(|| format!("opening {}", path.display()))?;
+        tokio::task::spawn_blocking(move || {
+            // SAFETY: flock on a descriptor this closure owns; it blocks until the lock is free.
+            if unsafe { libc::flock(file.as_raw_fd(), libc::LOCK_EX) } != 0 {
+                return Err(std::io::Error::last_os_error()).context("locking the data directory");
+            }
+            Ok(StartLock { _held: file })
+        })
+        .await
+        .context("waiting for the data directory's lock")?
+    }
 }
 
 /// The file in a data directory that names its relocated cluster.

@@ -36,6 +36,7 @@ fn parse_role(role: &str) -> Result<Role, AppError> {
 }
 
 #[server(endpoint = "preview_invites")]
+#[cfg_attr(feature = "ssr", tracing::instrument(name = "preview_invites", skip_all))]
 pub async fn preview_invites(
     #[server(default)] list: String,
     #[server(default)] csv: String,
@@ -80,6 +81,7 @@ pub async fn preview_invites(
 }
 
 #[server(endpoint = "send_invites")]
+#[cfg_attr(feature = "ssr", tracing::instrument(name = "send_invites", skip_all))]
 pub async fn send_invites(
     #[server(default)] list: String,
     #[server(default)] csv: String,
@@ -106,6 +108,7 @@ pub async fn send_invites(
 
 /// Invites the selected users; with `all_matching`, every invitable user the filter matches.
 #[server(endpoint = "invite_users")]
+#[cfg_attr(feature = "ssr", tracing::instrument(name = "invite_users", skip_all))]
 pub async fn invite_users(
     #[server(default)] ids: Vec<Uuid>,
     #[server(default)] all_matching: Option<UsersQuery>,
@@ -132,6 +135,7 @@ pub async fn invite_users(
 }
 
 #[server(endpoint = "resend_invite")]
+#[cfg_attr(feature = "ssr", tracing::instrument(name = "resend_invite", skip_all))]
 pub async fn resend_invite(user_id: Uuid) -> Result<(), AppError> {
     let caller = crate::ssr::admin().await?;
     identity::invites::resend(&caller.state.db, &caller.actor(), &caller.state.secret_key, user_id)
@@ -140,6 +144,7 @@ pub async fn resend_invite(user_id: Uuid) -> Result<(), AppError> {
 }
 
 #[server(endpoint = "revoke_invite")]
+#[cfg_attr(feature = "ssr", tracing::instrument(name = "revoke_invite", skip_all))]
 pub async fn revoke_invite(user_id: Uuid) -> Result<(), AppError> {
     let caller = crate::ssr::admin().await?;
     identity::invites::revoke(&caller.state.db, &caller.actor(), user_id)
@@ -148,6 +153,7 @@ pub async fn revoke_invite(user_id: Uuid) -> Result<(), AppError> {
 }
 
 #[server(endpoint = "invite_link")]
+#[cfg_attr(feature = "ssr", tracing::instrument(name = "invite_link", skip_all))]
 pub async fn invite_link(user_id: Uuid) -> Result<String, AppError> {
     let caller = crate::ssr::admin().await?;
     let token =
@@ -158,6 +164,7 @@ pub async fn invite_link(user_id: Uuid) -> Result<String, AppError> {
 }
 
 #[server(endpoint = "invite_landing")]
+#[cfg_attr(feature = "ssr", tracing::instrument(name = "invite_landing", skip_all))]
 pub async fn invite_landing(token: String) -> Result<InvitationView, AppError> {
     use identity::invites::InviteState;
     let state = crate::ssr::state()?;

@@ -1,8 +1,10 @@
 //! Server-only glue for pages and server functions, compiled only with the `ssr` feature:
 //! the shared state and each request's context (`state`), who is calling and the one mapping of
-//! engine errors to UI errors (`guards`), cookies and the one-shot flash (`cookies`), and the
-//! hook through which a page has its data read with the session (`preload`).
+//! engine errors to UI errors (`guards`), cookies and the one-shot flash (`cookies`), the
+//! hook through which a page has its data read with the session (`preload`), and the pages'
+//! Content-Security-Policy (`content_security`).
 
+pub mod content_security;
 mod cookies;
 mod guards;
 pub mod preload;

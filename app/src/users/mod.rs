@@ -100,6 +100,7 @@ pub(crate) mod convert {
 pub(crate) const MAX_SEARCH_LEN: usize = 200;
 
 #[server(endpoint = "list_users")]
+#[cfg_attr(feature = "ssr", tracing::instrument(name = "list_users", skip_all))]
 pub async fn list_users(#[server(default)] query: UsersQuery) -> Result<UsersPage, AppError> {
     let caller = crate::ssr::admin().await?;
     if query.q.len() > MAX_SEARCH_LEN {
@@ -123,6 +124,7 @@ pub async fn list_users(#[server(default)] query: UsersQuery) -> Result<UsersPag
 }
 
 #[server(endpoint = "get_user")]
+#[cfg_attr(feature = "ssr", tracing::instrument(name = "get_user", skip_all))]
 pub async fn get_user(id: Uuid) -> Result<UserRow, AppError> {
     let caller = crate::ssr::admin().await?;
     let user = identity::users::get(&caller.state.db, caller.user.org_id, id)
@@ -136,6 +138,7 @@ pub async fn get_user(id: Uuid) -> Result<UserRow, AppError> {
 }
 
 #[server(endpoint = "create_user")]
+#[cfg_attr(feature = "ssr", tracing::instrument(name = "create_user", skip_all))]
 pub async fn create_user(
     email: String,
     given_name: String,
@@ -169,6 +172,7 @@ pub async fn create_user(
 }
 
 #[server(endpoint = "update_user")]
+#[cfg_attr(feature = "ssr", tracing::instrument(name = "update_user", skip_all))]
 pub async fn update_user(
     id: Uuid,
     email: String,
@@ -192,6 +196,7 @@ pub async fn update_user(
 }
 
 #[server(endpoint = "set_user_active")]
+#[cfg_attr(feature = "ssr", tracing::instrument(name = "set_user_active", skip_all))]
 pub async fn set_user_active(id: Uuid, active: bool) -> Result<UserRow, AppError> {
     let caller = crate::ssr::admin().await?;
     let result = if active {

@@ -5,7 +5,7 @@
 pub(crate) mod columns;
 pub(crate) mod lane;
 mod paging;
-pub(crate) mod rate_window;
+pub mod rate_window;
 
 pub use paging::keyset_page;
 

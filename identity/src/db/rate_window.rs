@@ -53,6 +53,23 @@ pub(crate) async fn take(conn: &mut PgConnection, windows: &[Window<'_>], amount
     Ok(())
 }
 
+/// The longest window any limit uses (a day): a row whose window started before that is spent,
+/// and `take` would start it afresh anyway.
+pub const LONGEST_WINDOW_SECS: i64 = 24 * 60 * 60;
+
+/// Deletes the windows that have ended, so the table holds only current usage. Idempotent; any
+/// server may run it.
+#[tracing::instrument(skip_all)]
+pub async fn purge_ended(db: &crate::db::Db) -> Result<u64> {
+    Ok(
+        sqlx::query("delete from rate_windows where window_started_at < now() - make_interval(secs => $1)")
+            .bind(LONGEST_WINDOW_SECS as f64)
+            .execute(db)
+            .await?
+            .rows_affected(),
+    )
+}
+
 fn grouped(n: i64) -> String {
     let digits = n.to_string();
     let mut out = String::new();

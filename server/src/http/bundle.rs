@@ -8,7 +8,8 @@
 //!
 //! Release builds ship brotli and gzip copies next to each file (`cargo leptos build --release
 //! --precompress`), sent to browsers that accept them: the WASM is about a quarter of its raw
-//! size in brotli.
+//! size in brotli. A build without them (the plain `cargo leptos build --release`) gets them
+//! made here instead, once per file on its first request, and kept in memory (`OnTheFly`).
 
 use axum::extract::{Request, State};
 use axum::response::{IntoResponse, Response};
@@ -33,6 +34,7 @@ pub struct Bundle {
     version: Option<Arc<str>>,
     /// Each file's path, size and modification time when the version was taken.
     stamps: Arc<[FileStamp]>,
+    on_the_fly: Arc<OnTheFly>,
 }
 
 #[derive(Clone, PartialEq, Debug)]
@@ -57,6 +59,7 @@ impl Bundle {
             dir,
             version,
             stamps: stamps.into(),
+            on_the_fly: Arc::default(),
         }
     }
 
@@ -107,6 +110,15 @@ async fn serve(State(bundle): State<Arc<(Bundle, ServeDir)>>, mut req: Request) 
         }
         _ => (path.to_owned(), Keep::AskEachTime),
     };
+    if keep == Keep::ForGood && req.method() == http::Method::GET {
+        if let Some(res) = bundle
+            .on_the_fly
+            .serve(&bundle.dir, &bundle.stamps, &file_path, req.headers())
+            .await
+        {
+            return res;
+        }
+    }
     match file_path.parse() {
         Ok(uri) => *req.uri_mut() = uri,
         Err(_) => return StatusCode::BAD_REQUEST.into_response(),
@@ -142,6 +154,163 @@ async fn serve(State(bundle): State<Arc<(Bundle, ServeDir)>>, mut req: Request) 
     // did not ask for it.
     headers.append(header::VARY, HeaderValue::from_static("accept-encoding"));
     res
+}
+
+/// Compressed copies of the bundle's files that the build did not ship, made on a file's first
+/// request at a high setting (a file is compressed once per server, so the first visitor waits
+/// for it: about a second for a release WASM) and kept in memory for the server's life. Only
+/// files of this server's own version are kept, so the memory is bounded by the bundle.
+#[derive(Default)]
+struct OnTheFly {
+    copies: std::sync::Mutex<std::collections::HashMap<String, CompressedOnce>>,
+}
+
+/// A file's copies, made by whichever request comes first while the others wait; `None` when
+/// the file could not be read.
+type CompressedOnce = Arc<tokio::sync::OnceCell<Option<Arc<Compressed>>>>;
+
+struct Compressed {
+    content_type: &'static str,
+    brotli: axum::body::Bytes,
+    gzip: axum::body::Bytes,
+}
+
+/// Brotli's setting for the copies: near its densest, at a fraction of level 11's time.
+const BROTLI_QUALITY: u32 = 9;
+const BROTLI_WINDOW: u32 = 22;
+
+impl OnTheFly {
+    /// The compressed copy of `path` (`/rollcall.wasm`) in the encoding the request prefers,
+    /// or `None` to serve it as the file server would: a compressed copy ships with the build,
+    /// the client takes no compression, or the file is not one that compresses.
+    async fn serve(&self, dir: &Path, stamps: &[FileStamp], path: &str, headers: &http::HeaderMap) -> Option<Response> {
+        let relative = path.strip_prefix('/')?;
+        let stamp = stamps.iter().find(|stamp| stamp.path == relative)?;
+        let content_type = compressible_type(relative)?;
+        let shipped = |suffix: &str| {
+            stamps.iter().any(|s| {
+                s.path.len() == relative.len() + suffix.len()
+                    && s.path.starts_with(relative)
+                    && s.path.ends_with(suffix)
+            })
+        };
+        if shipped(".br") || shipped(".gz") {
+            return None;
+        }
+        let encoding = preferred_encoding(headers)?;
+        let cell = self.copies.lock().ok()?.entry(stamp.path.clone()).or_default().clone();
+        let file = dir.join(relative);
+        let copy = cell
+            .get_or_init(|| async move {
+                tokio::task::spawn_blocking(move || compress(&file, content_type))
+                    .await
+                    .ok()
+                    .flatten()
+                    .map(Arc::new)
+            })
+            .await
+            .clone()?;
+        let body = match encoding {
+            Encoding::Brotli => copy.brotli.clone(),
+            Encoding::Gzip => copy.gzip.clone(),
+        };
+        Some(
+            (
+                [
+                    (header::CONTENT_TYPE, HeaderValue::from_static(copy.content_type)),
+                    (header::CONTENT_ENCODING, HeaderValue::from_static(encoding.token())),
+                    (
+                        header::CACHE_CONTROL,
+                        HeaderValue::from_static("public, max-age=31536000, immutable"),
+                    ),
+                    (header::VARY, HeaderValue::from_static("accept-encoding")),
+                ],
+                body,
+            )
+                .into_response(),
+        )
+    }
+}
+
+#[derive(Clone, Copy, PartialEq, Debug)]
+enum Encoding {
+    Brotli,
+    Gzip,
+}
+
+impl Encoding {
+    fn token(self) -> &'static str {
+        match self {
+            Encoding::Brotli => "br",
+            Encoding::Gzip => "gzip",
+        }
+    }
+}
+
+/// Brotli when the client takes it, else gzip, else none (`Accept-Encoding` with q-values:
+/// `br;q=0` refuses brotli).
+fn preferred_encoding(headers: &http::HeaderMap) -> Option<Encoding> {
+    let mut brotli = false;
+    let mut gzip = false;
+    for value in headers.get_all(header::ACCEPT_ENCODING) {
+        for item in value.to_str().ok()?.split(',') {
+            let mut parts = item.split(';').map(str::trim);
+            let name = parts.next().unwrap_or_default().to_ascii_lowercase();
+            let refused = parts.any(|param| {
+                param
+                    .strip_prefix("q=")
+                    .and_then(|q| q.parse::<f32>().ok())
+                    .is_some_and(|q| q <= 0.0)
+            });
+            match name.as_str() {
+                "br" => brotli = !refused,
+                "gzip" | "x-gzip" => gzip = !refused,
+                "*" if !refused => {
+                    brotli = true;
+                    gzip = true;
+                }
+                _ => {}
+            }
+        }
+    }
+    if brotli {
+        Some(Encoding::Brotli)
+    } else if gzip {
+        Some(Encoding::Gzip)
+    } else {
+        None
+    }
+}
+
+/// The files worth compressing, by their type as they are served.
+fn compressible_type(path: &str) -> Option<&'static str> {
+    let extension = path.rsplit_once('.')?.1;
+    Some(match extension {
+        "wasm" => "application/wasm",
+        "js" | "mjs" => "text/javascript",
+        "css" => "text/css",
+        "svg" => "image/svg+xml",
+        "json" => "application/json",
+        _ => return None,
+    })
+}
+
+fn compress(file: &Path, content_type: &'static str) -> Option<Compressed> {
+    use std::io::Write;
+    let raw = std::fs::read(file).ok()?;
+    let mut brotli = Vec::with_capacity(raw.len() / 3);
+    {
+        let mut writer = brotli::CompressorWriter::new(&mut brotli, 64 * 1024, BROTLI_QUALITY, BROTLI_WINDOW);
+        writer.write_all(&raw).ok()?;
+    }
+    let mut gzip = flate2::write::GzEncoder::new(Vec::with_capacity(raw.len() / 3), flate2::Compression::best());
+    gzip.write_all(&raw).ok()?;
+    let gzip = gzip.finish().ok()?;
+    Some(Compressed {
+        content_type,
+        brotli: brotli.into(),
+        gzip: gzip.into(),
+    })
 }
 
 fn is_version(segment: &str) -> bool {
@@ -257,6 +426,23 @@ mod tests {
         std::fs::write(site.join("pkg/snippets/a/inline0.js"), "two, rebuilt").unwrap();
         assert!(!bundle.unchanged());
         std::fs::remove_dir_all(site).unwrap();
+    }
+
+    #[test]
+    fn the_encoding_is_brotli_when_taken_else_gzip_and_a_zero_weight_refuses() {
+        let prefer = |accept: &str| {
+            let mut headers = http::HeaderMap::new();
+            headers.insert(header::ACCEPT_ENCODING, HeaderValue::from_str(accept).unwrap());
+            preferred_encoding(&headers)
+        };
+        assert_eq!(prefer("gzip, deflate, br, zstd"), Some(Encoding::Brotli));
+        assert_eq!(prefer("gzip"), Some(Encoding::Gzip));
+        assert_eq!(prefer("br;q=0, gzip;q=0.5"), Some(Encoding::Gzip));
+        assert_eq!(prefer("BR"), Some(Encoding::Brotli));
+        assert_eq!(prefer("*"), Some(Encoding::Brotli));
+        assert_eq!(prefer("identity"), None);
+        assert_eq!(prefer("gzip;q=0"), None);
+        assert_eq!(preferred_encoding(&http::HeaderMap::new()), None);
     }
 
     #[test]

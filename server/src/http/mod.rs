@@ -14,6 +14,7 @@ use axum::routing::{get, post};
 use axum::{middleware, Router};
 use leptos::prelude::*;
 use leptos_axum::{generate_route_list, LeptosRoutes};
+use tower_http::compression::CompressionLayer;
 use tower_http::request_id::{MakeRequestUuid, PropagateRequestIdLayer, SetRequestIdLayer};
 use tower_http::set_header::SetResponseHeaderLayer;
 use tower_http::trace::TraceLayer;
@@ -46,6 +47,10 @@ pub fn router(
         .nest_service("/pkg", bundle.router())
         .fallback(leptos_axum::file_and_error_handler(app::shell))
         .with_state(leptos_options)
+        // Pages and server functions are compressed as they stream out (brotli at quality 4,
+        // nginx's setting for on-the-fly work; gzip for clients without brotli). Responses that
+        // arrive compressed (the bundle's files) pass through untouched.
+        .layer(CompressionLayer::new())
         .layer(DefaultBodyLimit::max(MAX_BODY_BYTES))
         .layer(tower_http::limit::RequestBodyLimitLayer::new(MAX_BODY_BYTES))
         .layer(SetResponseHeaderLayer::if_not_present(

@@ -1,5 +1,5 @@
 //! Periodic clean-up any number of servers may run at once (it is idempotent): expired sessions
-//! and pending sign-ins, and sign-in throttle windows that ended.
+//! and pending sign-ins, and sign-in throttle and rate-limit windows that ended.
 
 use app::ssr::SharedState;
 use std::time::Duration;
@@ -17,6 +17,9 @@ pub async fn run(state: SharedState) {
         }
         if let Err(err) = identity::auth::throttle::purge_expired(&state.db, &state.throttle).await {
             tracing::warn!(error = ?err, "sign-in throttle purge failed");
+        }
+        if let Err(err) = identity::db::rate_window::purge_ended(&state.db).await {
+            tracing::warn!(error = ?err, "rate-limit window purge failed");
         }
     }
 }

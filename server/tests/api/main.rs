@@ -8,6 +8,7 @@ mod cli;
 mod health_and_static;
 mod hostile_input;
 mod invites;
+mod plain_pages;
 mod scale_out;
 mod security_cookies;
 mod security_embedded_database;

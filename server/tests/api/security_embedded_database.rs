@@ -108,3 +108,51 @@ async fn a_fresh_data_directory_gets_a_fresh_cluster_and_the_old_one_is_an_orpha
     }
     let _ = std::fs::remove_dir_all(&private);
 }
+
+#[tokio::test]
+async fn servers_and_commands_started_at_once_on_one_data_directory_all_get_in() {
+    use rollcall_server::embedded_pg::EmbeddedPostgres;
+    use sqlx::Connection;
+    // What the end-to-end suite does: a server starts, and CLI commands start beside it on the
+    // same data directory. Each start rewrites the access rules and reloads a running cluster;
+    // a rules file caught half-written by another's reload once shut a command out ("Peer
+    // authentication failed"), and two first starts both ran initdb.
+    let data_dir = std::env::temp_dir().join(format!("rollcall-concurrent-{}", uuid::Uuid::new_v4().simple()));
+    let mut starts = tokio::task::JoinSet::new();
+    for _ in 0..6 {
+        let data_dir = data_dir.clone();
+        starts.spawn(async move { EmbeddedPostgres::start(&data_dir).await });
+    }
+    let started: Vec<_> = starts
+        .join_all()
+        .await
+        .into_iter()
+        .collect::<Result<_, _>>()
+        .expect("every first start succeeds");
+    assert_eq!(
+        started.iter().filter(|pg| pg.started_here()).count(),
+        1,
+        "exactly one start ran the cluster"
+    );
+    for round in 0..3 {
+        let mut joins = tokio::task::JoinSet::new();
+        for _ in 0..8 {
+            let data_dir = data_dir.clone();
+            joins.spawn(async move {
+                let pg = EmbeddedPostgres::start(&data_dir).await?;
+                let mut conn = sqlx::PgConnection::connect(&pg.url("rollcall")).await?;
+                let one: i32 = sqlx::query_scalar("select 1").fetch_one(&mut conn).await?;
+                anyhow::Ok(one)
+            });
+        }
+        for joined in joins.join_all().await {
+            assert_eq!(joined.unwrap_or_else(|e| panic!("round {round}: {e:#}")), 1);
+        }
+    }
+    let running = started
+        .into_iter()
+        .find(|pg| pg.started_here())
+        .expect("the one that started it");
+    running.stop().await.unwrap();
+    std::fs::remove_dir_all(&data_dir).unwrap();
+}

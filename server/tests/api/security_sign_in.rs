@@ -170,3 +170,37 @@ async fn after_signing_in_a_crafted_next_never_leads_off_the_site() {
         .await;
     assert_eq!(location(&res), "/activity");
 }
+
+#[tokio::test]
+async fn ended_throttle_and_rate_limit_windows_are_purged_and_current_ones_kept() {
+    // Left alone, every address and account ever tried would keep a row for good. On a database
+    // of its own with no server, whose housekeeping would purge them first.
+    let db = sqlx::PgPool::connect(&fresh_database().await).await.unwrap();
+    for (table, key, age) in [
+        ("login_throttle", "old-account", "16 minutes"),
+        ("login_throttle", "current-account", "1 minute"),
+        ("rate_windows", "old-workspace", "25 hours"),
+        ("rate_windows", "current-workspace", "23 hours"),
+    ] {
+        let column = if table == "login_throttle" { "failures" } else { "used" };
+        sqlx::query(&format!(
+            "insert into {table} (key, window_started_at, {column}) values ($1, now() - $2::interval, 3)"
+        ))
+        .bind(key)
+        .bind(age)
+        .execute(&db)
+        .await
+        .unwrap();
+    }
+    assert_eq!(
+        identity::auth::throttle::purge_expired(&db, &policy()).await.unwrap(),
+        1
+    );
+    assert_eq!(identity::db::rate_window::purge_ended(&db).await.unwrap(), 1);
+    let left: Vec<String> =
+        sqlx::query_scalar("select key from login_throttle union all select key from rate_windows order by 1")
+            .fetch_all(&db)
+            .await
+            .unwrap();
+    assert_eq!(left, ["current-account", "current-workspace"]);
+}

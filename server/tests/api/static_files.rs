@@ -79,8 +79,10 @@ fn bundle_versions(html: &str) -> Vec<String> {
         .collect()
 }
 
-async fn linked_version(app: &TestApp) -> String {
-    let res = app.browser().get("/login").await;
+/// The version a console page links its bundle under (plain pages such as sign-in link only
+/// the stylesheet).
+async fn linked_version(admin: &Browser) -> String {
+    let res = admin.get("/users").await;
     assert_eq!(res.status(), 200);
     let versions = bundle_versions(&res.text().await.unwrap());
     // The stylesheet, the script's preload, the WASM's preload.
@@ -92,8 +94,8 @@ async fn linked_version(app: &TestApp) -> String {
 /// A server with its workspace, on the bundle in `site`, and the version its pages link.
 async fn serving(site: &str) -> (TestApp, String) {
     let app = spawn_app_with(|s| s.site_root = site.to_owned()).await;
-    app.first_admin().await;
-    let version = linked_version(&app).await;
+    let admin = app.first_admin().await;
+    let version = linked_version(&admin).await;
     (app, version)
 }
 
@@ -175,7 +177,7 @@ async fn servers_with_the_same_bundle_link_the_same_urls_and_a_new_bundle_gets_n
     let (app, version) = serving(&site).await;
     // A second server of the same release, on the same database.
     let peer = spawn_on(app.database_url.clone(), |s| s.site_root = copy.clone()).await;
-    assert_eq!(linked_version(&peer).await, version);
+    assert_eq!(linked_version(&signed_in(&peer).await).await, version);
 
     let release = site_with_precompressed_bundle();
     std::fs::write(
@@ -184,19 +186,138 @@ async fn servers_with_the_same_bundle_link_the_same_urls_and_a_new_bundle_gets_n
     )
     .unwrap();
     let upgraded = spawn_on(app.database_url.clone(), |s| s.site_root = release.clone()).await;
-    assert_ne!(linked_version(&upgraded).await, version);
+    assert_ne!(linked_version(&signed_in(&upgraded).await).await, version);
     for dir in [site, copy, release] {
         std::fs::remove_dir_all(std::path::Path::new(&dir).parent().unwrap()).unwrap();
     }
 }
 
+/// The first workspace's admin, signed in on `app` (whose database already has the workspace).
+async fn signed_in(app: &TestApp) -> Browser {
+    let admin = app.browser();
+    assert_eq!(admin.sign_in("ada@acme.test", PASSWORD).await.status(), 303);
+    admin
+}
+
 #[tokio::test]
 async fn without_a_built_bundle_pages_link_its_plain_names() {
     let app = spawn_app_with(|s| s.site_root = "/nonexistent/rollcall-site".to_owned()).await;
-    app.first_admin().await;
-    let res = app.browser().get("/login").await;
+    let admin = app.first_admin().await;
+    let res = admin.get("/users").await;
     assert_eq!(res.status(), 200);
     let html = res.text().await.unwrap();
     assert!(html.contains("href=\"/pkg/rollcall.css\""), "{html}");
     assert!(html.contains("href=\"/pkg/rollcall.js\""), "{html}");
+}
+
+/// A site directory whose bundle has no compressed copies, as the plain `cargo leptos build
+/// --release` (without `--precompress`) leaves it.
+fn site_without_compressed_copies() -> String {
+    let root = std::env::temp_dir()
+        .join(format!("rollcall-site-{}", uuid::Uuid::new_v4()))
+        .join("site");
+    let pkg = root.join("pkg");
+    std::fs::create_dir_all(&pkg).unwrap();
+    let wasm: Vec<u8> = (0..200_000u32).map(|i| (i % 251) as u8 ^ (i / 1000) as u8).collect();
+    std::fs::write(pkg.join("rollcall.wasm"), &wasm).unwrap();
+    std::fs::write(pkg.join("rollcall.js"), "export function hydrate() {}\n".repeat(500)).unwrap();
+    std::fs::write(pkg.join("rollcall.css"), "body { margin: 0 }\n".repeat(100)).unwrap();
+    root.to_string_lossy().into_owned()
+}
+
+fn unbrotli(bytes: &[u8]) -> Vec<u8> {
+    use std::io::Read;
+    let mut out = Vec::new();
+    brotli::Decompressor::new(bytes, 4096).read_to_end(&mut out).unwrap();
+    out
+}
+
+fn ungzip(bytes: &[u8]) -> Vec<u8> {
+    use std::io::Read;
+    let mut out = Vec::new();
+    flate2::read::GzDecoder::new(bytes).read_to_end(&mut out).unwrap();
+    out
+}
+
+#[tokio::test]
+async fn a_bundle_built_without_compressed_copies_is_still_sent_compressed_and_compressed_once() {
+    let site = site_without_compressed_copies();
+    let (app, version) = serving(&site).await;
+    let original = std::fs::read(std::path::Path::new(&site).join("pkg/rollcall.wasm")).unwrap();
+
+    let first = fetch(
+        &app,
+        &format!("/pkg/{version}/rollcall.wasm"),
+        Some("gzip, deflate, br"),
+    )
+    .await;
+    assert_eq!(first.status(), 200);
+    assert_eq!(first.headers()["content-encoding"], "br");
+    assert_eq!(first.headers()["content-type"], "application/wasm");
+    assert_eq!(first.headers()["cache-control"], FOR_GOOD);
+    assert_eq!(first.headers()["vary"], "accept-encoding");
+    let first = first.bytes().await.unwrap();
+    assert!(
+        first.len() < original.len() / 2,
+        "{} of {} bytes",
+        first.len(),
+        original.len()
+    );
+    assert_eq!(unbrotli(&first), original);
+    // Kept: the second request gets the very same copy.
+    let second = fetch(&app, &format!("/pkg/{version}/rollcall.wasm"), Some("br")).await;
+    assert_eq!(second.bytes().await.unwrap(), first);
+
+    let gz = fetch(&app, &format!("/pkg/{version}/rollcall.js"), Some("gzip")).await;
+    assert_eq!(gz.headers()["content-encoding"], "gzip");
+    assert_eq!(gz.headers()["content-type"], "text/javascript");
+    let js = std::fs::read(std::path::Path::new(&site).join("pkg/rollcall.js")).unwrap();
+    assert_eq!(ungzip(&gz.bytes().await.unwrap()), js);
+
+    // A client that takes no compression, or refuses brotli, gets what it can read.
+    let plain = fetch(&app, &format!("/pkg/{version}/rollcall.wasm"), None).await;
+    assert!(plain.headers().get("content-encoding").is_none());
+    assert_eq!(plain.bytes().await.unwrap().as_ref(), original.as_slice());
+    let no_brotli = fetch(&app, &format!("/pkg/{version}/rollcall.css"), Some("br;q=0, gzip")).await;
+    assert_eq!(no_brotli.headers()["content-encoding"], "gzip");
+    std::fs::remove_dir_all(std::path::Path::new(&site).parent().unwrap()).unwrap();
+}
+
+#[tokio::test]
+async fn pages_and_server_function_answers_are_sent_compressed_to_browsers_that_accept_it() {
+    let app = spawn_app().await;
+    let admin = app.first_admin().await;
+    for (accept, expected) in [("gzip, deflate, br", "br"), ("gzip", "gzip")] {
+        let page = admin
+            .client
+            .get(admin.url("/users"))
+            .header("accept", "text/html")
+            .header("accept-encoding", accept)
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(page.status(), 200);
+        assert_eq!(page.headers()["content-encoding"], expected, "{accept}");
+        let body = page.bytes().await.unwrap();
+        let html = String::from_utf8(if expected == "br" {
+            unbrotli(&body)
+        } else {
+            ungzip(&body)
+        })
+        .unwrap();
+        assert!(html.contains("ada@acme.test"), "{html}");
+    }
+    let answer = admin
+        .client
+        .post(admin.url("/api/list_users"))
+        .header("origin", &admin.base)
+        .header("accept-encoding", "br")
+        .form(&[("query[page]", "1")])
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(answer.status(), 200);
+    assert_eq!(answer.headers()["content-encoding"], "br");
+    let plain = admin.get("/users").await;
+    assert!(plain.headers().get("content-encoding").is_none());
 }
