@@ -9,7 +9,10 @@ need() { # need <command> <debian package>
   ${sudo_cmd[@]+"${sudo_cmd[@]}"} env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq "$2" >/dev/null
 }
 
+# BENCH_NO_BUILD=1 measures the release build already in target/ (say, several benchmarks of
+# one build in a row while the sources change).
 release_build() {
+  [[ -n "${BENCH_NO_BUILD:-}" && -x target/release/rollcall ]] && return 0
   scripts/setup >&2
   cargo leptos build --release --precompress >&2
 }

@@ -12,12 +12,22 @@ import { dataDir, mailDir, repo, screenshotDir } from '../servers';
  * pages reported one fails, naming it.
  */
 export const test = base.extend({
-  page: async ({ page }, use) => {
+  page: async ({ page, browser }, use) => {
     const violations: string[] = [];
-    page.on('console', (message) => {
-      if (/Content Security Policy/i.test(message.text())) violations.push(`${page.url()}: ${message.text()}`);
-    });
+    const watch = (watched: Page) =>
+      watched.on('console', (message) => {
+        if (/Content Security Policy/i.test(message.text())) violations.push(`${watched.url()}: ${message.text()}`);
+      });
+    watch(page);
+    // Pages of the contexts a test opens itself (an invitee's, a second person's) are watched too.
+    const newContext = browser.newContext.bind(browser);
+    browser.newContext = async (options?: Parameters<typeof newContext>[0]) => {
+      const context = await newContext(options);
+      context.on('page', watch);
+      return context;
+    };
     await use(page);
+    browser.newContext = newContext;
     expect(violations, 'Content-Security-Policy violations').toEqual([]);
   },
 });

@@ -42,13 +42,13 @@ impl EmbeddedPostgres {
         if !pg.cluster_dir.join("PG_VERSION").exists() {
             pg.initdb().await?;
         }
-        let rules_changed = pg.write_access_rules()?;
+        pg.write_access_rules()?;
         if !pg.is_running().await {
             pg.pg_ctl_start().await?;
             pg.started_here = true;
-        } else if rules_changed {
-            // A cluster started by an older release (which trusted every local user) picks
-            // the rules up without a restart.
+        } else {
+            // A cluster started by an older release (which trusted every local user), or whose
+            // last reload never happened, picks the rules up without a restart.
             pg.reload().await;
         }
         pg.ensure_database(DATABASE).await?;
@@ -234,9 +234,8 @@ impl EmbeddedPostgres {
     ///
     /// A file is rewritten only when its text differs, and then by renaming a complete copy
     /// over it: a running cluster reloads its rules whenever any process asks, and a file
-    /// truncated for rewriting at that moment would shut every new connection out. Returns
-    /// whether anything changed.
-    fn write_access_rules(&self) -> Result<bool> {
+    /// truncated for rewriting at that moment would shut every new connection out.
+    fn write_access_rules(&self) -> Result<()> {
         let me = current_user_name()?;
         let mut ident = format!("# Written by Rollcall at every start.\nrollcall {me} {SUPERUSER}\n");
         if let Some(user) = self.run_as.as_ref().filter(|user| **user != me) {
@@ -244,26 +243,20 @@ impl EmbeddedPostgres {
         }
         let hba = "# Written by Rollcall at every start: the Unix socket only, by peer, mapped in pg_ident.conf.\n\
                    local all all peer map=rollcall\n";
-        let mut changed = false;
+        let owner = self.run_as.as_deref().map(lookup_user).transpose()?;
         for (name, text) in [("pg_hba.conf", hba.to_owned()), ("pg_ident.conf", ident)] {
             let path = self.cluster_dir.join(name);
             if std::fs::read_to_string(&path).is_ok_and(|current| current == text) {
                 continue;
             }
-            let staged = self.cluster_dir.join(format!("{name}.rollcall-{}", std::process::id()));
-            write_private(&staged, &text)?;
-            if let Some(user) = &self.run_as {
-                let (uid, gid) = lookup_user(user)?;
-                chown(&staged, uid, gid)?;
-            }
+            let staged = write_staged(&self.cluster_dir, name, &text, owner)?;
             std::fs::rename(&staged, &path).with_context(|| format!("replacing {}", path.display()))?;
-            changed = true;
         }
-        Ok(changed)
+        Ok(())
     }
 
     async fn reload(&self) {
-        let _ = self
+        let reloaded = self
             .command("pg_ctl")
             .arg("reload")
             .arg("-D")
@@ -271,6 +264,9 @@ impl EmbeddedPostgres {
             .stdout(std::process::Stdio::null())
             .status()
             .await;
+        if !reloaded.as_ref().is_ok_and(|status| status.success()) {
+            tracing::warn!(result = ?reloaded, "the embedded PostgreSQL did not reload its access rules");
+        }
     }
 
     pub async fn ensure_database(&self, name: &str) -> Result<()> {
@@ -403,6 +399,35 @@ fn write_private(path: &Path, text: &str) -> Result<()> {
     set_mode(path, 0o600)
 }
 
+/// Writes `text` to a new file beside `name` in `dir`, ready to be renamed over it: a random
+/// name, created afresh (never through a link someone planted, nor into an existing file),
+/// readable by its owner only, handed to `owner` through the open file, and on disk before the
+/// rename. The directory belongs to the cluster's user, who must not be able to steer root's
+/// writes elsewhere.
+fn write_staged(dir: &Path, name: &str, text: &str, owner: Option<(u32, u32)>) -> Result<PathBuf> {
+    use std::io::Write;
+    use std::os::unix::fs::OpenOptionsExt;
+    let mut suffix = [0u8; 8];
+    getrandom(&mut suffix)?;
+    let suffix: String = suffix.iter().map(|b| format!("{b:02x}")).collect();
+    let staged = dir.join(format!("{name}.rollcall-{suffix}"));
+    let mut file = std::fs::OpenOptions::new()
+        .write(true)
+        .create_new(true)
+        .mode(0o600)
+        .custom_flags(libc::O_NOFOLLOW)
+        .open(&staged)
+        .with_context(|| format!("writing {}", staged.display()))?;
+    if let Some((uid, gid)) = owner {
+        std::os::unix::fs::fchown(&file, Some(uid), Some(gid))
+            .with_context(|| format!("handing {} to the cluster's user", staged.display()))?;
+    }
+    file.write_all(text.as_bytes())
+        .and_then(|()| file.sync_all())
+        .with_context(|| format!("writing {}", staged.display()))?;
+    Ok(staged)
+}
+
 /// The name of the OS user this process runs as.
 fn current_user_name() -> Result<String> {
     // SAFETY: geteuid has no preconditions; getpwuid returns static storage or null, copied out
@@ -426,12 +451,19 @@ impl StartLock {
         use std::os::fd::AsRawFd;
         std::fs::create_dir_all(data_dir).with_context(|| format!("creating data directory {}", data_dir.display()))?;
         let path = data_dir.join("embedded.lock");
-        let file = std::fs::OpenOptions::new()
-            .create(true)
-            .truncate(false)
-            .write(true)
-            .open(&path)
-            .with_context(|| format!("opening {}", path.display()))?;
+        // Readable by its owner only (anyone who could open it could hold the lock and stall
+        // every start), and never opened through a link.
+        let file = {
+            use std::os::unix::fs::OpenOptionsExt;
+            std::fs::OpenOptions::new()
+                .create(true)
+                .truncate(false)
+                .write(true)
+                .mode(0o600)
+                .custom_flags(libc::O_NOFOLLOW)
+                .open(&path)
+                .with_context(|| format!("opening {}", path.display()))?
+        };
         tokio::task::spawn_blocking(move || {
             // SAFETY: flock on a descriptor this closure owns; it blocks until the lock is free.
             if unsafe { libc::flock(file.as_raw_fd(), libc::LOCK_EX) } != 0 {

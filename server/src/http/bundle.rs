@@ -200,8 +200,11 @@ impl OnTheFly {
         let encoding = preferred_encoding(headers)?;
         let cell = self.copies.lock().ok()?.entry(stamp.path.clone()).or_default().clone();
         let file = dir.join(relative);
-        let copy = cell
-            .get_or_init(|| async move {
+        // In a task of its own: a request dropped while its file is compressed does not cancel
+        // the work for the next one to start again (requests reset at once could otherwise pile
+        // up compressions); the cell lets one run per file while later requests wait for it.
+        let copy = tokio::spawn(async move {
+            cell.get_or_init(|| async move {
                 tokio::task::spawn_blocking(move || compress(&file, content_type))
                     .await
                     .ok()
@@ -209,7 +212,11 @@ impl OnTheFly {
                     .map(Arc::new)
             })
             .await
-            .clone()?;
+            .clone()
+        })
+        .await
+        .ok()
+        .flatten()?;
         let body = match encoding {
             Encoding::Brotli => copy.brotli.clone(),
             Encoding::Gzip => copy.gzip.clone(),

@@ -14,7 +14,7 @@ use axum::routing::{get, post};
 use axum::{middleware, Router};
 use leptos::prelude::*;
 use leptos_axum::{generate_route_list, LeptosRoutes};
-use tower_http::compression::CompressionLayer;
+use tower_http::compression::{CompressionLayer, CompressionLevel};
 use tower_http::request_id::{MakeRequestUuid, PropagateRequestIdLayer, SetRequestIdLayer};
 use tower_http::set_header::SetResponseHeaderLayer;
 use tower_http::trace::TraceLayer;
@@ -47,10 +47,19 @@ pub fn router(
         .nest_service("/pkg", bundle.router())
         .fallback(leptos_axum::file_and_error_handler(app::shell))
         .with_state(leptos_options)
-        // Pages and server functions are compressed as they stream out (brotli at quality 4,
-        // nginx's setting for on-the-fly work; gzip for clients without brotli). Responses that
-        // arrive compressed (the bundle's files) pass through untouched.
-        .layer(CompressionLayer::new())
+        // Pages and server functions are compressed as they stream out: zstd for browsers that
+        // take it (current Chrome, Edge and Firefox), gzip for the others, both at level 1. For a
+        // Users page of 23.6 KB, zstd 1 makes 5.1 KB in 0.035 ms and gzip 1 5.6 KB in 0.05 ms,
+        // where brotli takes 0.16-0.21 ms at any level from 1 to 4 (4.5-5.3 KB): brotli at
+        // level 4, tower-http's default, doubled the server's CPU per page (bench/users-page:
+        // 0.26 -> 0.52 ms). Brotli pays off for the bundle, compressed once at a high level.
+        // Responses that arrive compressed (the bundle's files) pass through untouched.
+        .layer(
+            CompressionLayer::new()
+                .no_br()
+                .no_deflate()
+                .quality(CompressionLevel::Fastest),
+        )
         .layer(DefaultBodyLimit::max(MAX_BODY_BYTES))
         .layer(tower_http::limit::RequestBodyLimitLayer::new(MAX_BODY_BYTES))
         .layer(SetResponseHeaderLayer::if_not_present(

@@ -247,6 +247,10 @@ async fn members_see_only_their_profile() {
     assert!(page.contains("Admins only"));
 }
 
+/// Pins an implementation detail for performance and page weight: the rows are in the HTML, and
+/// the markup and island props are checked byte for byte so that the page's data is not sent a
+/// second time (as resource data or in the island's props). A markup change may need this test
+/// updated; the data being sent twice must not.
 #[tokio::test]
 async fn the_users_page_arrives_rendered_with_its_data_loaded_and_sent_once() {
     let app = spawn_app().await;
