@@ -1,11 +1,11 @@
 //! What each subcommand does.
 
-use crate::config::{Cli, Command, DbCommand, OrgCommand, RoleArg, UserCommand};
+use crate::config::{Cli, Command, DbCommand, OrgCommand, UserCommand};
 use crate::startup::{shutdown_signal, Application, Database};
 use anyhow::{anyhow, Context, Result};
 use identity::audit::Actor;
 use identity::orgs::{Creation, NewOrg};
-use identity::users::{NewUser, Role, Source, Status};
+use identity::users::{NewUser, Source, Status};
 use identity::EmailAddress;
 use std::io::BufRead;
 
@@ -126,10 +126,7 @@ pub async fn run(cli: Cli) -> Result<()> {
                     email,
                     given_name,
                     family_name,
-                    role: match role {
-                        RoleArg::Admin => Role::Admin,
-                        RoleArg::Member => Role::Member,
-                    },
+                    role,
                     status: if password.is_some() {
                         Status::Active
                     } else {

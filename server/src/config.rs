@@ -3,6 +3,7 @@
 
 use clap::{Args, Parser, Subcommand, ValueEnum};
 use identity::secrets::{ExposeSecret, SecretKey, SecretString};
+use identity::users::Role;
 use std::net::SocketAddr;
 use std::path::PathBuf;
 
@@ -182,18 +183,20 @@ pub enum UserCommand {
         given_name: String,
         #[arg(long, default_value = "")]
         family_name: String,
-        #[arg(long, value_enum, default_value = "member")]
-        role: RoleArg,
+        #[arg(long, default_value = "member", value_parser = role_parser())]
+        role: Role,
         /// Read a password from the first line of standard input (else the user has none yet).
         #[arg(long)]
         password_stdin: bool,
     },
 }
 
-#[derive(Debug, Clone, Copy, ValueEnum)]
-pub enum RoleArg {
-    Admin,
-    Member,
+/// A role by the name the rest of Rollcall gives it (`people::Role`), with the names listed in
+/// `--help` and errors.
+fn role_parser() -> impl clap::builder::TypedValueParser<Value = Role> {
+    use clap::builder::TypedValueParser;
+    clap::builder::PossibleValuesParser::new(Role::ALL.map(Role::as_str))
+        .map(|name| Role::parse(&name).expect("clap accepts only the names of Role::ALL"))
 }
 
 impl Settings {

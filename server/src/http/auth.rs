@@ -6,8 +6,8 @@ use app::session::Flash;
 use app::ssr::{
     cookie, cookie_value, encode_flash, RequestContext, SharedState, FLASH_COOKIE, PENDING_COOKIE, SESSION_COOKIE,
 };
-use axum::extract::State;
-use axum::http::{header, HeaderValue};
+use axum::extract::{FromRequest, Request, State};
+use axum::http::{header, HeaderValue, StatusCode};
 use axum::response::{IntoResponse, Redirect, Response};
 use axum::{Extension, Form};
 use identity::auth::{AccountRef, Attempt, SignIn};
@@ -16,6 +16,40 @@ use identity::secrets::SecretString;
 use identity::sessions::NewSession;
 use identity::EmailAddress;
 use serde::Deserialize;
+
+/// A form body. One the server cannot read (not a form, not UTF-8, a field of the wrong type) is
+/// the client's mistake: 400 (413 or 415 where those say it better) with what was wrong and the
+/// request's id, logged below error level.
+pub struct ReadForm<T>(pub T);
+
+impl<S: Send + Sync, T: serde::de::DeserializeOwned> FromRequest<S> for ReadForm<T> {
+    type Rejection = Response;
+
+    async fn from_request(req: Request, state: &S) -> Result<Self, Self::Rejection> {
+        let request_id = req
+            .headers()
+            .get("x-request-id")
+            .and_then(|v| v.to_str().ok())
+            .unwrap_or("-")
+            .to_owned();
+        match Form::<T>::from_request(req, state).await {
+            Ok(Form(value)) => Ok(ReadForm(value)),
+            Err(rejection) => {
+                let status = match rejection.status() {
+                    status @ (StatusCode::PAYLOAD_TOO_LARGE | StatusCode::UNSUPPORTED_MEDIA_TYPE) => status,
+                    _ => StatusCode::BAD_REQUEST,
+                };
+                let reason = rejection.body_text();
+                tracing::info!(request_id, %status, reason, "a form the server could not read");
+                Err((
+                    status,
+                    format!("This form could not be read: {reason}. Reload the page and try again (request id {request_id})."),
+                )
+                    .into_response())
+            }
+        }
+    }
+}
 
 /// What a form without a password field carries: fails every check a password must pass.
 fn no_password() -> SecretString {
@@ -40,7 +74,7 @@ pub struct SetupForm {
 pub async fn setup(
     State(state): State<SharedState>,
     Extension(ctx): Extension<RequestContext>,
-    Form(form): Form<SetupForm>,
+    ReadForm(form): ReadForm<SetupForm>,
 ) -> Response {
     let back = |err: identity::Error| {
         let mut flash = flash_for(err, &ctx.request_id);
@@ -116,7 +150,7 @@ pub struct LoginForm {
 pub async fn login(
     State(state): State<SharedState>,
     Extension(ctx): Extension<RequestContext>,
-    Form(form): Form<LoginForm>,
+    ReadForm(form): ReadForm<LoginForm>,
 ) -> Response {
     let workspace = Some(form.workspace.trim()).filter(|w| !w.is_empty());
     let login_page = match workspace {
@@ -157,7 +191,7 @@ pub struct WorkspaceForm {
 pub async fn choose_workspace(
     State(state): State<SharedState>,
     Extension(ctx): Extension<RequestContext>,
-    Form(form): Form<WorkspaceForm>,
+    ReadForm(form): ReadForm<WorkspaceForm>,
 ) -> Response {
     let Some(pending) =
         cookie_value(ctx.cookie_header.as_deref(), PENDING_COOKIE, state.secure_cookies).map(str::to_owned)
@@ -198,7 +232,7 @@ pub struct AcceptForm {
 pub async fn accept_invite(
     State(state): State<SharedState>,
     Extension(ctx): Extension<RequestContext>,
-    Form(form): Form<AcceptForm>,
+    ReadForm(form): ReadForm<AcceptForm>,
 ) -> Response {
     let token: String = form.token.chars().filter(char::is_ascii_hexdigit).take(64).collect();
     let result = identity::invites::accept(

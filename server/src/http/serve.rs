@@ -19,6 +19,8 @@ use tower::{Service, ServiceExt};
 /// Time a client has to send a request's headers, on a new connection and between requests
 /// on a kept-alive one.
 pub const HEADER_READ_TIMEOUT: Duration = Duration::from_secs(10);
+/// How often an HTTP/2 connection is pinged to tell a live peer from a vanished one.
+const HTTP2_PING_EVERY: Duration = Duration::from_secs(30);
 /// How long shutdown waits for in-flight requests.
 const DRAIN: Duration = Duration::from_secs(15);
 
@@ -33,7 +35,14 @@ pub async fn serve(
         .http1()
         .timer(TokioTimer::new())
         .header_read_timeout(HEADER_READ_TIMEOUT);
-    builder.http2().timer(TokioTimer::new());
+    // HTTP/2 (cleartext, prior knowledge): a peer that stops answering pings is closed, and one
+    // connection carries at most 100 requests at once.
+    builder
+        .http2()
+        .timer(TokioTimer::new())
+        .keep_alive_interval(Some(HTTP2_PING_EVERY))
+        .keep_alive_timeout(HEADER_READ_TIMEOUT)
+        .max_concurrent_streams(100);
     let builder = Arc::new(builder);
     let graceful = GracefulShutdown::new();
     let open = Arc::new(Semaphore::new(max_connections));

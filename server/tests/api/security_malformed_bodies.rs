@@ -110,6 +110,13 @@ async fn undecodable_bodies_to_every_server_function_and_form_route_are_client_e
                 !text.contains("\"none"),
                 "{path}: an error body without the request id: {text}"
             );
+            if path.starts_with("/auth/") && status.is_client_error() {
+                assert!(
+                    text.contains("req-malformed-1"),
+                    "{path} ({content_type}): {status} without the request id: {text}"
+                );
+                assert_ne!(status, 422, "{path}: an unreadable form is a 400");
+            }
             checked += 1;
         }
     }
