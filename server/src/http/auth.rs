@@ -26,12 +26,7 @@ impl<S: Send + Sync, T: serde::de::DeserializeOwned> FromRequest<S> for ReadForm
     type Rejection = Response;
 
     async fn from_request(req: Request, state: &S) -> Result<Self, Self::Rejection> {
-        let request_id = req
-            .headers()
-            .get("x-request-id")
-            .and_then(|v| v.to_str().ok())
-            .unwrap_or("-")
-            .to_owned();
+        let request_id = super::request_id(req.headers()).to_owned();
         match Form::<T>::from_request(req, state).await {
             Ok(Form(value)) => Ok(ReadForm(value)),
             Err(rejection) => {

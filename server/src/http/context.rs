@@ -17,11 +17,7 @@ pub async fn attach(State(state): State<SharedState>, mut req: Request, next: Ne
         .get(http::header::COOKIE)
         .and_then(|v| v.to_str().ok())
         .map(str::to_owned);
-    let request_id = headers
-        .get("x-request-id")
-        .and_then(|v| v.to_str().ok())
-        .unwrap_or("-")
-        .to_owned();
+    let request_id = super::request_id(headers).to_owned();
     let user_agent = headers
         .get(http::header::USER_AGENT)
         .and_then(|v| v.to_str().ok())

@@ -65,12 +65,7 @@ fn origin_of(url: &str) -> String {
 /// before the function ran (its arguments could not be read) knows no request id: it gets this
 /// request's.
 pub async fn server_fn_status(req: Request, next: Next) -> Response {
-    let request_id = req
-        .headers()
-        .get("x-request-id")
-        .and_then(|v| v.to_str().ok())
-        .unwrap_or("-")
-        .to_owned();
+    let request_id = super::request_id(req.headers()).to_owned();
     let response = next.run(req).await;
     if !response.headers().contains_key("serverfnerror") || response.status() != StatusCode::INTERNAL_SERVER_ERROR {
         return response;

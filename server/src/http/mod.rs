@@ -77,15 +77,17 @@ pub fn router(
         .layer(tower::util::option_layer(hsts))
         .layer(PropagateRequestIdLayer::new(x_request_id.clone()))
         .layer(TraceLayer::new_for_http().make_span_with(|req: &http::Request<_>| {
-            let id = req
-                .headers()
-                .get("x-request-id")
-                .and_then(|v| v.to_str().ok())
-                .unwrap_or("-");
+            let id = request_id(req.headers());
             tracing::info_span!("request", method = %req.method(), path = %logged_path(req.uri().path()), request_id = %id)
         }))
         .layer(SetRequestIdLayer::new(x_request_id, MakeRequestUuid))
         .layer(axum::middleware::map_request(drop_unfit_request_id))
+}
+
+/// The request's id, as the request-id layer set it (or the client chose it, when fit); `-`
+/// before that layer runs.
+pub(crate) fn request_id(headers: &http::HeaderMap) -> &str {
+    headers.get("x-request-id").and_then(|v| v.to_str().ok()).unwrap_or("-")
 }
 
 /// The longest request id a client may choose (trace ids of common tracers fit).
