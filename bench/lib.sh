@@ -10,9 +10,10 @@ need() { # need <command> <debian package>
 }
 
 # BENCH_NO_BUILD=1 measures the release build already in target/ (say, several benchmarks of
-# one build in a row while the sources change).
+# one build in a row while the sources change), if the site there is a release one (a debug
+# build, such as scripts/test's, leaves no compressed copies and a larger WASM).
 release_build() {
-  [[ -n "${BENCH_NO_BUILD:-}" && -x target/release/rollcall ]] && return 0
+  [[ -n "${BENCH_NO_BUILD:-}" && -x target/release/rollcall && -f target/site/pkg/rollcall.wasm.br ]] && return 0
   scripts/setup >&2
   cargo leptos build --release --precompress >&2
 }
