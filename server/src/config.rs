@@ -54,7 +54,8 @@ pub struct Settings {
     /// Hours after sign-in at which a session ends however active it is.
     #[arg(long, env = "ROLLCALL_SESSION_MAX_HOURS", default_value_t = 336, global = true)]
     pub session_max_hours: i64,
-    /// Trust the first address in X-Forwarded-For (only behind your own reverse proxy).
+    /// Take the client's address from X-Forwarded-For, --trust-proxy-hops entries from the right
+    /// (only behind your own reverse proxy).
     #[arg(long, env = "ROLLCALL_TRUST_PROXY", global = true)]
     pub trust_proxy: bool,
     /// With --trust-proxy: how many proxies of yours append to X-Forwarded-For. The client's

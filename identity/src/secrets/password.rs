@@ -81,6 +81,7 @@ async fn on_a_hasher<T: Send + 'static>(work: impl FnOnce() -> T + Send + 'stati
     HASHERS.run(work).await
 }
 
+#[tracing::instrument(name = "password_hash", skip_all)]
 pub async fn hash(password: SecretString) -> Result<String> {
     check_policy(password.expose_secret())?;
     on_a_hasher(move || {

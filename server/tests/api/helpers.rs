@@ -299,3 +299,18 @@ pub fn database_name(url: &str) -> String {
 pub async fn admin_connection() -> PgPool {
     PgPool::connect(admin_url()).await.unwrap()
 }
+
+/// Accepts an invitation through its plain form, as Mo New with `password`.
+pub async fn accept_invitation(browser: &Browser, token: &str, password: &str) -> reqwest::Response {
+    browser
+        .form(
+            "/auth/invite/accept",
+            &[
+                ("token", token),
+                ("given_name", "Mo"),
+                ("family_name", "New"),
+                ("password", password),
+            ],
+        )
+        .await
+}

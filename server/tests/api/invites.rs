@@ -10,20 +10,6 @@ async fn landing(browser: &Browser, token: &str) -> serde_json::Value {
     browser.call_json("invite_landing", &[("token", token)]).await
 }
 
-async fn accept(browser: &Browser, token: &str, password: &str) -> reqwest::Response {
-    browser
-        .form(
-            "/auth/invite/accept",
-            &[
-                ("token", token),
-                ("given_name", "Mo"),
-                ("family_name", "New"),
-                ("password", password),
-            ],
-        )
-        .await
-}
-
 #[tokio::test]
 async fn an_invited_person_gets_one_mail_whose_link_works_once() {
     let smtp = MailServer::start();
@@ -62,12 +48,12 @@ async fn an_invited_person_gets_one_mail_whose_link_works_once() {
 
     let invitee = app.browser();
     assert_eq!(landing(&invitee, &token).await["Open"]["email"], "mo@acme.test");
-    let res = accept(&invitee, &token, "mo's long password").await;
+    let res = accept_invitation(&invitee, &token, "mo's long password").await;
     assert_eq!(location(&res), "/");
     assert_eq!(invitee.whoami().await.as_deref(), Some("mo@acme.test"));
 
     let again = app.browser();
-    let res = accept(&again, &token, "an attacker's password").await;
+    let res = accept_invitation(&again, &token, "an attacker's password").await;
     assert!(location(&res).starts_with("/invite/"));
     assert!(flash_error(&again).await.contains("already been used"));
     assert!(landing(&again, &token).await.get("Used").is_some());
@@ -162,7 +148,7 @@ async fn resending_replaces_the_link_and_revoking_kills_it() {
         .await
         .get("NoLongerValid")
         .is_some());
-    accept(&visitor, &token_of(&second), "mo's long password").await;
+    accept_invitation(&visitor, &token_of(&second), "mo's long password").await;
     assert!(flash_error(&visitor).await.contains("no longer valid"));
     let status: String = sqlx::query_scalar("select status from users where email = 'mo@acme.test'")
         .fetch_one(&app.db)
@@ -202,7 +188,7 @@ async fn an_expired_or_tampered_link_says_what_to_do() {
     assert_eq!(landing(&visitor, &token).await["Expired"]["inviter"], "Ada Admin");
     let page = visitor.get(&format!("/invite/{token}")).await.text().await.unwrap();
     assert!(page.contains("This invitation has expired"));
-    accept(&visitor, &token, "mo's long password").await;
+    accept_invitation(&visitor, &token, "mo's long password").await;
     assert!(flash_error(&visitor).await.contains("expired"));
     assert_eq!(admin.call("invite_link", &[("user_id", &mo)]).await.status(), 409);
 }
@@ -487,7 +473,7 @@ async fn the_listed_invitation_follows_every_resend_revocation_and_acceptance_wi
     // An acceptance: mo is active and no invitation is listed.
     // The open link (mails may arrive in any order, so not "the last mail").
     let link: String = admin.call_json("invite_link", &[("user_id", &mo)]).await;
-    let res = accept(&app.browser(), &token_of(&link), "mo's long password").await;
+    let res = accept_invitation(&app.browser(), &token_of(&link), "mo's long password").await;
     assert_eq!(location(&res), "/");
     let (listed, _) = listed_and_open_invitation(&app, &admin, "mo@acme.test").await;
     assert!(listed.is_null(), "mo accepted, yet an invitation is listed: {listed}");
@@ -549,7 +535,7 @@ async fn deactivating_an_invited_person_kills_their_link_for_good_and_cancels_it
         landing(&visitor, &token_of(&link)).await.get("NoLongerValid").is_some(),
         "the old link came back to life"
     );
-    accept(&visitor, &token_of(&link), "mo's long password").await;
+    accept_invitation(&visitor, &token_of(&link), "mo's long password").await;
     let (status, has_password): (String, bool) =
         sqlx::query_as("select status, password_hash is not null from users where email = 'mo@acme.test'")
             .fetch_one(&app.db)

@@ -13,6 +13,7 @@ mod scale_out;
 mod security_cookies;
 mod security_embedded_database;
 mod security_malformed_bodies;
+mod security_password_hashing;
 mod security_same_origin_writes;
 mod security_sign_in;
 mod static_files;
