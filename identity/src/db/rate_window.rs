@@ -18,6 +18,11 @@ pub(crate) struct Window<'a> {
 /// transaction, so a change that rolls back gives its uses back.
 pub(crate) async fn take(conn: &mut PgConnection, windows: &[Window<'_>], amount: i64) -> Result<()> {
     for window in windows {
+        debug_assert!(
+            window.window_secs <= LONGEST_WINDOW_SECS,
+            "{}: a window longer than LONGEST_WINDOW_SECS would be purged while current",
+            window.key
+        );
         let (used, resets_in): (i64, f64) = sqlx::query_as(
             "insert into rate_windows (key, window_started_at, used) values ($1, now(), 0)
              on conflict (key) do update set

@@ -34,7 +34,8 @@ impl<S: Send + Sync, T: serde::de::DeserializeOwned> FromRequest<S> for ReadForm
                     status @ (StatusCode::PAYLOAD_TOO_LARGE | StatusCode::UNSUPPORTED_MEDIA_TYPE) => status,
                     _ => StatusCode::BAD_REQUEST,
                 };
-                let reason = rejection.body_text();
+                // Bounded: the decoder's message may quote what the client sent.
+                let reason: String = rejection.body_text().chars().take(200).collect();
                 tracing::info!(request_id, %status, reason, "a form the server could not read");
                 Err((
                     status,

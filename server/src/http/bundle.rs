@@ -200,12 +200,13 @@ impl OnTheFly {
         let encoding = preferred_encoding(headers)?;
         let cell = self.copies.lock().ok()?.entry(stamp.path.clone()).or_default().clone();
         let file = dir.join(relative);
+        let stamp = stamp.clone();
         // In a task of its own: a request dropped while its file is compressed does not cancel
         // the work for the next one to start again (requests reset at once could otherwise pile
         // up compressions); the cell lets one run per file while later requests wait for it.
         let copy = tokio::spawn(async move {
             cell.get_or_init(|| async move {
-                tokio::task::spawn_blocking(move || compress(&file, content_type))
+                tokio::task::spawn_blocking(move || compress(&file, &stamp, content_type))
                     .await
                     .ok()
                     .flatten()
@@ -255,34 +256,32 @@ impl Encoding {
 }
 
 /// Brotli when the client takes it, else gzip, else none (`Accept-Encoding` with q-values:
-/// `br;q=0` refuses brotli).
+/// `br;q=0` refuses brotli; an encoding named outright overrides `*`, RFC 9110 12.5.3).
 fn preferred_encoding(headers: &http::HeaderMap) -> Option<Encoding> {
-    let mut brotli = false;
-    let mut gzip = false;
+    let (mut brotli, mut gzip, mut any) = (None, None, None);
     for value in headers.get_all(header::ACCEPT_ENCODING) {
         for item in value.to_str().ok()?.split(',') {
             let mut parts = item.split(';').map(str::trim);
             let name = parts.next().unwrap_or_default().to_ascii_lowercase();
             let refused = parts.any(|param| {
                 param
-                    .strip_prefix("q=")
-                    .and_then(|q| q.parse::<f32>().ok())
+                    .split_once('=')
+                    .filter(|(key, _)| key.trim().eq_ignore_ascii_case("q"))
+                    .and_then(|(_, q)| q.trim().parse::<f32>().ok())
                     .is_some_and(|q| q <= 0.0)
             });
             match name.as_str() {
-                "br" => brotli = !refused,
-                "gzip" | "x-gzip" => gzip = !refused,
-                "*" if !refused => {
-                    brotli = true;
-                    gzip = true;
-                }
+                "br" => brotli = Some(!refused),
+                "gzip" | "x-gzip" => gzip = Some(!refused),
+                "*" => any = Some(!refused),
                 _ => {}
             }
         }
     }
-    if brotli {
+    let any = any.unwrap_or(false);
+    if brotli.unwrap_or(any) {
         Some(Encoding::Brotli)
-    } else if gzip {
+    } else if gzip.unwrap_or(any) {
         Some(Encoding::Gzip)
     } else {
         None
@@ -302,9 +301,16 @@ fn compressible_type(path: &str) -> Option<&'static str> {
     })
 }
 
-fn compress(file: &Path, content_type: &'static str) -> Option<Compressed> {
+/// Both copies of `file`, or `None` when it cannot be read or is no longer the file `stamp`
+/// describes (rebuilt since the version was taken: its copies must not be kept under it).
+fn compress(file: &Path, stamp: &FileStamp, content_type: &'static str) -> Option<Compressed> {
     use std::io::Write;
-    let raw = std::fs::read(file).ok()?;
+    let unchanged =
+        || std::fs::metadata(file).is_ok_and(|meta| meta.len() == stamp.len && meta.modified().ok() == stamp.modified);
+    let raw = unchanged().then(|| std::fs::read(file).ok()).flatten()?;
+    if raw.len() as u64 != stamp.len || !unchanged() {
+        return None;
+    }
     let mut brotli = Vec::with_capacity(raw.len() / 3);
     {
         let mut writer = brotli::CompressorWriter::new(&mut brotli, 64 * 1024, BROTLI_QUALITY, BROTLI_WINDOW);
@@ -447,9 +453,25 @@ mod tests {
         assert_eq!(prefer("br;q=0, gzip;q=0.5"), Some(Encoding::Gzip));
         assert_eq!(prefer("BR"), Some(Encoding::Brotli));
         assert_eq!(prefer("*"), Some(Encoding::Brotli));
+        // Named outright, an encoding's weight overrides the wildcard's, in either order.
+        assert_eq!(prefer("br;q=0, *"), Some(Encoding::Gzip));
+        assert_eq!(prefer("*, br;Q=0, gzip;q=0"), None);
+        assert_eq!(prefer("*;q=0, gzip"), Some(Encoding::Gzip));
         assert_eq!(prefer("identity"), None);
         assert_eq!(prefer("gzip;q=0"), None);
         assert_eq!(preferred_encoding(&http::HeaderMap::new()), None);
+    }
+
+    #[test]
+    fn a_file_rewritten_since_its_stamp_is_not_compressed() {
+        let site = bundle_dir(&[("pkg/rollcall.js", &"export const a = 1;\n".repeat(100))]);
+        let bundle = Bundle::load(site.to_str().unwrap());
+        let file = site.join("pkg/rollcall.js");
+        let stamp = &bundle.stamps[0];
+        assert!(compress(&file, stamp, "text/javascript").is_some());
+        std::fs::write(&file, "export const a = 2;\n".repeat(120)).unwrap();
+        assert!(compress(&file, stamp, "text/javascript").is_none());
+        std::fs::remove_dir_all(site).unwrap();
     }
 
     #[test]

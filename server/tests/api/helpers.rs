@@ -314,3 +314,13 @@ pub async fn accept_invitation(browser: &Browser, token: &str, password: &str) -
         )
         .await
 }
+
+impl TestApp {
+    /// Invites `email` as `admin` and returns the person's id and their open invitation link.
+    pub async fn invite(&self, admin: &Browser, email: &str) -> (String, String) {
+        admin.call("send_invites", &[("list", email)]).await;
+        let id = self.user_id(email).await.to_string();
+        let link: String = admin.call_json("invite_link", &[("user_id", &id)]).await;
+        (id, link)
+    }
+}

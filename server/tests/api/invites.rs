@@ -129,9 +129,7 @@ async fn the_preview_classifies_every_row_and_changes_nothing() {
 async fn resending_replaces_the_link_and_revoking_kills_it() {
     let app = spawn_app().await;
     let admin = app.first_admin().await;
-    admin.call("send_invites", &[("list", "mo@acme.test")]).await;
-    let mo = app.user_id("mo@acme.test").await.to_string();
-    let first: String = admin.call_json("invite_link", &[("user_id", &mo)]).await;
+    let (mo, first) = app.invite(&admin, "mo@acme.test").await;
 
     assert_eq!(admin.call("resend_invite", &[("user_id", &mo)]).await.status(), 200);
     let second: String = admin.call_json("invite_link", &[("user_id", &mo)]).await;
@@ -167,9 +165,7 @@ async fn resending_replaces_the_link_and_revoking_kills_it() {
 async fn an_expired_or_tampered_link_says_what_to_do() {
     let app = spawn_app().await;
     let admin = app.first_admin().await;
-    admin.call("send_invites", &[("list", "mo@acme.test")]).await;
-    let mo = app.user_id("mo@acme.test").await.to_string();
-    let link: String = admin.call_json("invite_link", &[("user_id", &mo)]).await;
+    let (mo, link) = app.invite(&admin, "mo@acme.test").await;
     let token = token_of(&link);
 
     let visitor = app.browser();
@@ -505,9 +501,7 @@ async fn the_listed_invitation_follows_every_resend_revocation_and_acceptance_wi
 async fn deactivating_an_invited_person_kills_their_link_for_good_and_cancels_its_mail() {
     let app = spawn_app().await;
     let admin = app.first_admin().await;
-    admin.call("send_invites", &[("list", "mo@acme.test")]).await;
-    let mo = app.user_id("mo@acme.test").await.to_string();
-    let link: String = admin.call_json("invite_link", &[("user_id", &mo)]).await;
+    let (mo, link) = app.invite(&admin, "mo@acme.test").await;
     let visitor = app.browser();
     assert!(landing(&visitor, &token_of(&link)).await.get("Open").is_some());
 

@@ -18,9 +18,7 @@ fn csp(res: &reqwest::Response) -> String {
 async fn the_pages_people_see_before_signing_in_load_no_script_and_no_wasm() {
     let app = spawn_app().await;
     let admin = app.first_admin().await;
-    admin.call("send_invites", &[("list", "mo@acme.test")]).await;
-    let mo = app.user_id("mo@acme.test").await.to_string();
-    let link: String = admin.call_json("invite_link", &[("user_id", &mo)]).await;
+    let (_, link) = app.invite(&admin, "mo@acme.test").await;
     let invitation = format!("/invite/{}", link.rsplit('/').next().unwrap());
 
     let visitor = app.browser();

@@ -40,9 +40,7 @@ async fn a_link_that_is_not_open_never_gets_a_password_hashed() {
     let _seen = tracing::subscriber::set_default(tracing_subscriber::registry().with(spans.clone()));
     let app = spawn_app().await;
     let admin = app.first_admin().await;
-    admin.call("send_invites", &[("list", "mo@acme.test")]).await;
-    let mo = app.user_id("mo@acme.test").await.to_string();
-    let first: String = admin.call_json("invite_link", &[("user_id", &mo)]).await;
+    let (mo, first) = app.invite(&admin, "mo@acme.test").await;
     // A resend replaces the first link.
     admin.call("resend_invite", &[("user_id", &mo)]).await;
     let open: String = admin.call_json("invite_link", &[("user_id", &mo)]).await;
