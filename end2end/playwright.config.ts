@@ -1,5 +1,6 @@
 import { defineConfig } from '@playwright/test';
 import { dataDir, firstRunDataDir, firstRunPort, mailDir, port, smtpPort } from './servers';
+import { googleIssuer, providerEnv } from './tests/provider';
 
 // Every test makes its own workspace and people (tests/support.ts: newWorkspace, addUser), with
 // addresses no other test uses, so tests run in parallel, in any order, and any one alone. The
@@ -48,11 +49,25 @@ export default defineConfig({
     timeout: 30_000,
     reuseExistingServer: false,
   },
+  // Three local OpenID providers, Google-, Microsoft- and Slack-like, for "Sign in with …"
+  // (oidc/issuers.mjs; tests/provider.ts drives their sign-in pages). Started before Rollcall,
+  // which reads their discovery documents.
+  {
+    name: 'openid providers',
+    command: 'node oidc/issuers.mjs',
+    cwd: '.',
+    url: `${googleIssuer}/.well-known/openid-configuration`,
+    timeout: 30_000,
+    reuseExistingServer: false,
+    stdout: 'ignore' as const,
+    stderr: 'pipe' as const,
+  },
   // The server the tests share, on a brand-new embedded database each run. Tests create their
   // workspaces and people with the `rollcall` CLI, which joins this server's cluster.
   rollcallServer('rollcall', dataDir, port, {
     ROLLCALL_SMTP_URL: `smtp://127.0.0.1:${smtpPort}`,
     ROLLCALL_MAIL_FROM: 'Rollcall <rollcall@acme.test>',
+    ...providerEnv(port),
   }),
   // A second server on its own brand-new data directory, for the first-run test only
   // (tests/00-first-run.spec.ts): no other test touches it, so it is empty when that test

@@ -18,5 +18,13 @@ export const firstRunURL = `http://127.0.0.1:${firstRunPort}`;
 export const smtpPort = Number(process.env.E2E_SMTP_PORT ?? 2525);
 export const mailDir = 'target/e2e-mail';
 
+/**
+ * The local OpenID providers (oidc/issuers.mjs, which reads the same variables): Google-,
+ * Microsoft- (Entra ID) and Slack-like, for "Sign in with …". tests/provider.ts drives them.
+ */
+export const googlePort = Number(process.env.E2E_GOOGLE_PORT ?? 3301);
+export const microsoftPort = Number(process.env.E2E_MICROSOFT_PORT ?? 3302);
+export const slackPort = Number(process.env.E2E_SLACK_PORT ?? 3303);
+
 /** Where tests write screenshots. `scripts/screenshots` copies them into docs/. */
 export const screenshotDir = 'target/screenshots';

@@ -24,6 +24,9 @@ pub enum AppError {
     Internal { request_id: String },
     #[error("Could not reach Rollcall ({0}). Check your connection and try again.")]
     Network(String),
+    /// An identity provider could not be reached or answered wrongly.
+    #[error("{0}")]
+    Upstream(String),
 }
 
 impl AppError {
@@ -39,6 +42,7 @@ impl AppError {
             AppError::BadRequest(_) => 400,
             AppError::Internal { .. } => 500,
             AppError::Network(_) => 503,
+            AppError::Upstream(_) => 502,
         }
     }
 

@@ -7,6 +7,7 @@ pub mod components;
 pub mod error;
 pub mod format;
 pub mod frame;
+pub mod integrations;
 pub mod invitations;
 pub mod loading;
 pub mod outbox;
@@ -97,13 +98,16 @@ pub fn App() -> impl IntoView {
                 <Route path=path!("/o/:slug/login") view=session::LoginPage ssr=ssr.clone()/>
                 <Route path=path!("/login/workspace") view=session::WorkspacePage ssr=ssr.clone()/>
                 <Route path=path!("/invite/:token") view=invitations::landing::InvitationPage ssr=ssr.clone()/>
+                <Route path=path!("/access/:token") view=integrations::pages::AccessPage ssr=ssr.clone()/>
+                <Route path=path!("/auth/problem") view=integrations::pages::ProblemPage ssr=ssr.clone()/>
                 <Route path=path!("/users") view=|| view! { <frame::Frame><users::list::UsersPage/></frame::Frame> } ssr=ssr.clone()/>
                 <Route path=path!("/users/new") view=|| view! { <frame::Frame><users::create::NewUserPage/></frame::Frame> } ssr=ssr.clone()/>
                 <Route path=path!("/users/invite") view=|| view! { <frame::Frame><invitations::invite_people::InvitePeoplePage/></frame::Frame> } ssr=ssr.clone()/>
                 <Route path=path!("/outbox") view=|| view! { <frame::Frame><outbox::OutboxPage/></frame::Frame> } ssr=ssr.clone()/>
                 <Route path=path!("/users/:id") view=|| view! { <frame::Frame><users::detail::UserPage/></frame::Frame> } ssr=ssr.clone()/>
                 <Route path=path!("/activity") view=|| view! { <frame::Frame><activity::ActivityPage/></frame::Frame> } ssr=ssr.clone()/>
-                <Route path=path!("/integrations") view=|| view! { <frame::Frame><placeholder::Integrations/></frame::Frame> } ssr=ssr.clone()/>
+                <Route path=path!("/integrations") view=|| view! { <frame::Frame><integrations::cards::IntegrationsPage/></frame::Frame> } ssr=ssr.clone()/>
+                <Route path=path!("/integrations/:provider/disable") view=|| view! { <frame::Frame><integrations::cards::DisablePage/></frame::Frame> } ssr=ssr.clone()/>
                 <Route path=path!("/provisioning") view=|| view! { <frame::Frame><placeholder::Provisioning/></frame::Frame> } ssr=ssr.clone()/>
                 <Route path=path!("/settings") view=|| view! { <frame::Frame><settings::SettingsPage/></frame::Frame> } ssr=ssr.clone()/>
                 <Route path=path!("/profile") view=|| view! { <frame::Frame><profile::ProfilePage/></frame::Frame> } ssr=ssr.clone()/>

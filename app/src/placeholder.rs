@@ -19,11 +19,6 @@ fn ComingSoon(title: &'static str, body: &'static str) -> impl IntoView {
 }
 
 #[component]
-pub fn Integrations() -> impl IntoView {
-    view! { <ComingSoon title="Integrations" body="Connect Google Workspace, Microsoft 365 or Slack to import your people and let them sign in with their work accounts."/> }
-}
-
-#[component]
 pub fn Provisioning() -> impl IntoView {
     view! { <ComingSoon title="Provisioning" body="Let Microsoft Entra ID or Okta create, update and deactivate users here automatically over SCIM 2.0."/> }
 }

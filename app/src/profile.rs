@@ -56,6 +56,7 @@ pub async fn update_my_names(given_name: String, family_name: String) -> Result<
 
 #[component]
 pub fn ProfilePage() -> impl IntoView {
+    let linked_now = leptos_router::hooks::use_query_map().with_untracked(|q| q.get("linked"));
     view! {
         <Title text="Profile"/>
         <header class="page-header"><h1>"Your profile"</h1></header>
@@ -70,6 +71,7 @@ pub fn ProfilePage() -> impl IntoView {
                 <p class="muted">"To change your email, ask an admin of your workspace."</p>
             </section>
         })}
+        <crate::integrations::accounts::ConnectedAccountsPanel linked_now/>
     }
 }
 

@@ -226,35 +226,59 @@ pub fn LoginPage() -> impl IntoView {
             Some(slug) => workspace_name(slug.clone()).await?,
             None => None,
         };
-        Ok::<_, AppError>((setup, flash, org_name, slug))
+        let options = crate::integrations::buttons::sign_in_options(slug.clone()).await?;
+        Ok::<_, AppError>((setup, flash, org_name, slug, options))
     };
     view! {
         <Title text="Sign in"/>
         {load_outside_frame(data, move |data| {
                 match data {
-                    (setup, _, _, _) if setup.first_run => view! { <Redirect path="/setup"/> }.into_any(),
-                    (_, _, None, Some(_)) => view! {
+                    (setup, _, _, _, _) if setup.first_run => view! { <Redirect path="/setup"/> }.into_any(),
+                    (_, _, None, Some(_), _) => view! {
                         <AuthCard title="Workspace not found".into()>
                             <p>"There is no workspace at this address. Check the link you were given, or sign in with your email."</p>
                             <a class="button primary" href="/login">"Sign in"</a>
                         </AuthCard>
                     }.into_any(),
-                    (setup, flash, org_name, slug) => {
+                    (setup, flash, org_name, slug, options) => {
+                        use crate::integrations::buttons::ProviderButtons;
                         let title = match &org_name {
                             Some(name) => format!("Sign in to {name}"),
                             None => "Sign in".to_owned(),
                         };
                         let email = flash.as_ref().map(|f| f.value("email")).unwrap_or_default();
-                        view! {
-                            <AuthCard title>
-                                <FormError error=flash_general(&flash)/>
+                        let query = crate::integrations::start_query(slug.as_deref(), &next);
+                        let has_providers = !options.providers.is_empty();
+                        // With Require SSO, members use the providers; the password form stays for
+                        // admins (their way back in), folded away.
+                        let fold_password = options.require_sso && has_providers;
+                        let password_form = view! {
                                 <form method="post" action="/auth/login" class="stack">
                                     <input type="hidden" name="workspace" value=slug.unwrap_or_default()/>
                                     <input type="hidden" name="next" value=next/>
-                                    <Field label="Email" name="email" kind="email" value=email required=true autocomplete="username" autofocus=true error=flash_field(&flash, "email")/>
+                                    <Field label="Email" name="email" kind="email" value=email required=true autocomplete="username" autofocus=!has_providers error=flash_field(&flash, "email")/>
                                     <Field label="Password" name="password" kind="password" required=true autocomplete="current-password" error=flash_field(&flash, "password")/>
                                     <button type="submit" class="button primary wide">"Sign in"</button>
                                 </form>
+                        };
+                        view! {
+                            <AuthCard title>
+                                <FormError error=flash_general(&flash)/>
+                                <ProviderButtons providers=options.providers purpose="start" query/>
+                                {if fold_password {
+                                    view! {
+                                        <p class="muted">"This workspace signs in with the accounts above."</p>
+                                        <details class="admin-password">
+                                            <summary>"Administrators: sign in with a password"</summary>
+                                            {password_form}
+                                        </details>
+                                    }.into_any()
+                                } else {
+                                    view! {
+                                        {has_providers.then(|| view! { <p class="divider"><span>"or"</span></p> })}
+                                        {password_form}
+                                    }.into_any()
+                                }}
                                 <p class="muted">"Forgot your password? Ask an admin of your workspace to help you back in."</p>
                                 {setup.open_signup.then(|| view! { <p class="muted">"New here? " <a href="/setup">"Create a workspace"</a></p> })}
                             </AuthCard>

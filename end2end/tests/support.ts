@@ -89,7 +89,7 @@ export interface Workspace {
 const rollcallBin = join(repo, 'target/debug/rollcall');
 
 /** Runs the `rollcall` CLI against the e2e server's data directory; resolves to its standard output. */
-function rollcall(args: string[], stdin = ''): Promise<string> {
+export function rollcall(args: string[], stdin = ''): Promise<string> {
   return new Promise((resolve, reject) => {
     const child = execFile(
       rollcallBin,
@@ -230,8 +230,11 @@ function decode(body: string, encoding: string): string {
   return body;
 }
 
-/** Every invitation link mailed to `to`, oldest first, as the SMTP server received them. */
-export function mailedLinks(to: string): string[] {
+/**
+ * Every invitation link (or, with `kind` "access", every link to get back in) mailed to `to`,
+ * oldest first, as the SMTP server received them.
+ */
+export function mailedLinks(to: string, kind: 'invite' | 'access' = 'invite'): string[] {
   const dir = join(repo, mailDir, 'new');
   if (!existsSync(dir)) return [];
   const recipient = new RegExp(`^To: (?:.*<)?${literally(to).source}>?\\s*$`, 'mi');
@@ -244,7 +247,7 @@ export function mailedLinks(to: string): string[] {
     const text = parts.find((p) => /Content-Type: text\/plain/i.test(p)) ?? raw;
     const encoding = /Content-Transfer-Encoding: ([^\r\n]+)/i.exec(text)?.[1] ?? '7bit';
     const body = decode(text.split(/\r?\n\r?\n/).slice(1).join('\n\n'), encoding);
-    const link = /https?:\/\/\S+\/invite\/[0-9a-f]{64}/.exec(body)?.[0];
+    const link = new RegExp(`https?://\\S+/${kind}/[0-9a-f]{64}`).exec(body)?.[0];
     const date = Date.parse(/^Date: (.+)$/mi.exec(raw)?.[1] ?? '') || 0;
     // Date has whole seconds only; within one, the order the files were written in decides.
     if (link) links.push({ at: date, received: statSync(file).mtimeMs, link });
@@ -253,9 +256,9 @@ export function mailedLinks(to: string): string[] {
 }
 
 /** Waits until at least `count` invitation links were mailed to `to`; returns them all, oldest first. */
-export async function waitForLinks(to: string, count: number): Promise<string[]> {
-  await expect.poll(() => mailedLinks(to).length, { timeout: 20_000 }).toBeGreaterThanOrEqual(count);
-  return mailedLinks(to);
+export async function waitForLinks(to: string, count: number, kind: 'invite' | 'access' = 'invite'): Promise<string[]> {
+  await expect.poll(() => mailedLinks(to, kind).length, { timeout: 20_000 }).toBeGreaterThanOrEqual(count);
+  return mailedLinks(to, kind);
 }
 
 // --- Database -----------------------------------------------------------------------------------

@@ -25,6 +25,10 @@ pub enum Error {
     /// Too much expensive work (password hashing) is already waiting: try again shortly.
     #[error("Rollcall is busy. Try again in a few seconds.")]
     Busy,
+    /// An identity provider could not be reached or answered wrongly; the message says what
+    /// to do (the detail is logged where it happened).
+    #[error("{0}")]
+    Upstream(String),
     #[error("database error")]
     Database(#[source] sqlx::Error),
     #[error("internal error: {0}")]

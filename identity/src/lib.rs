@@ -6,14 +6,18 @@
 //! tables, the read lane), `secrets`, `orgs`, `users`, `sessions`, `auth`, `invites`, `mail`,
 //! `jobs`, `audit`; and `error`, the one error type of this layer.
 
+pub mod access_links;
 pub mod audit;
 pub mod auth;
 pub mod db;
 pub mod error;
+pub mod identities;
+pub mod integrations;
 pub mod invites;
 pub mod jobs;
 pub mod mail;
 pub mod orgs;
+pub mod providers;
 pub mod secrets;
 pub mod sessions;
 pub mod users;

@@ -46,6 +46,9 @@ pub struct NewSession<'a> {
     pub user_id: Uuid,
     pub ip: Option<&'a str>,
     pub user_agent: Option<&'a str>,
+    /// How the person signed in (`password`, `invite`, `setup`, or a provider's id): disabling
+    /// a provider ends the sessions it started.
+    pub method: &'a str,
 }
 
 /// Starts a session and returns the token for the cookie. Always a new token: signing in never
@@ -54,7 +57,7 @@ pub struct NewSession<'a> {
 pub async fn create(db: &Db, policy: &SessionPolicy, new: NewSession<'_>) -> Result<Secret> {
     let secret = Secret::generate();
     sqlx::query(
-        "insert into sessions (token_hash, org_id, user_id, expires_at, ip, user_agent) values ($1, $2, $3, $4, $5, $6)",
+        "insert into sessions (token_hash, org_id, user_id, expires_at, ip, user_agent, method) values ($1, $2, $3, $4, $5, $6, $7)",
     )
     .bind(secret.digest())
     .bind(new.org_id)
@@ -62,6 +65,7 @@ pub async fn create(db: &Db, policy: &SessionPolicy, new: NewSession<'_>) -> Res
     .bind(Utc::now() + policy.absolute_lifetime)
     .bind(new.ip)
     .bind(new.user_agent.map(|ua| ua.chars().take(300).collect::<String>()))
+    .bind(new.method)
     .execute(db)
     .await?;
     Ok(secret)

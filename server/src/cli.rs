@@ -1,6 +1,6 @@
 //! What each subcommand does.
 
-use crate::config::{Cli, Command, DbCommand, OrgCommand, UserCommand};
+use crate::config::{Cli, Command, DbCommand, IntegrationCommand, OrgCommand, UserCommand};
 use crate::startup::{shutdown_signal, Application, Database};
 use anyhow::{anyhow, Context, Result};
 use identity::audit::Actor;
@@ -59,6 +59,7 @@ pub async fn run(cli: Cli) -> Result<()> {
             }
             Ok(())
         }
+        Command::Integration(command) => integration(&settings, command).await,
         Command::Migrate => {
             let database = Database::open(&settings).await?;
             say(format_args!("migrations applied"))?;
@@ -149,6 +150,60 @@ pub async fn run(cli: Cli) -> Result<()> {
             Ok(())
         }
     }
+}
+
+async fn integration(settings: &crate::config::Settings, command: IntegrationCommand) -> Result<()> {
+    use identity::providers::{Mode, Provider};
+    let slug = match &command {
+        IntegrationCommand::List { org } | IntegrationCommand::Set { org, .. } => org.clone(),
+    };
+    let database = Database::open(settings).await?;
+    let result = async {
+        let org = identity::orgs::find_by_slug(&database.db, &slug)
+            .await?
+            .ok_or(identity::Error::NotFound)?;
+        match command {
+            IntegrationCommand::List { .. } => identity::integrations::list(&database.db, org.id).await,
+            IntegrationCommand::Set {
+                provider,
+                mode,
+                org_key,
+                ..
+            } => {
+                let provider = Provider::parse(&provider).expect("clap accepts only known providers");
+                let mode = Mode::parse(&mode).expect("clap accepts only known modes");
+                let key = settings
+                    .load_secret_key()
+                    .map_err(|e| identity::Error::Internal(e.to_string()))?;
+                let done = identity::integrations::set_mode(
+                    &database.db,
+                    &key,
+                    &Actor::system(org.id, "cli"),
+                    provider,
+                    mode,
+                    org_key.as_deref(),
+                )
+                .await?;
+                Ok(vec![done])
+            }
+        }
+    }
+    .await;
+    database.close().await;
+    let integrations = result.map_err(|e| match e {
+        identity::Error::NotFound => anyhow!("no workspace with that slug (see `rollcall org list`)"),
+        other => anyhow!("{other}"),
+    })?;
+    for i in integrations {
+        say(format_args!(
+            "{}\t{}\t{}\t{} linked",
+            i.provider,
+            i.mode.as_str().replace('_', "-"),
+            i.org_key.as_deref().unwrap_or("-"),
+            i.linked
+        ))?;
+    }
+    Ok(())
 }
 
 fn read_stdin_line() -> Result<String> {

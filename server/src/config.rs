@@ -115,6 +115,50 @@ pub struct Settings {
     /// needs the same one. Default: generated once into <data dir>/secret.key.
     #[arg(long, env = "ROLLCALL_SECRET_KEY", hide_env_values = true, global = true)]
     pub secret_key: Option<SecretString>,
+    /// Sign in with Google: the OAuth client's id (with its secret; redirect URI
+    /// <public URL>/auth/google/callback).
+    #[arg(long, env = "ROLLCALL_GOOGLE_CLIENT_ID", global = true)]
+    pub google_client_id: Option<String>,
+    #[arg(long, env = "ROLLCALL_GOOGLE_CLIENT_SECRET", hide_env_values = true, global = true)]
+    pub google_client_secret: Option<SecretString>,
+    /// Where Google's discovery document lives (tests and other clouds point this elsewhere).
+    #[arg(
+        long,
+        env = "ROLLCALL_GOOGLE_ISSUER",
+        default_value = "https://accounts.google.com",
+        global = true
+    )]
+    pub google_issuer: String,
+    /// Sign in with Microsoft (Entra ID, multi-tenant): the app registration's client id.
+    #[arg(long, env = "ROLLCALL_MICROSOFT_CLIENT_ID", global = true)]
+    pub microsoft_client_id: Option<String>,
+    #[arg(
+        long,
+        env = "ROLLCALL_MICROSOFT_CLIENT_SECRET",
+        hide_env_values = true,
+        global = true
+    )]
+    pub microsoft_client_secret: Option<SecretString>,
+    /// The authority; the `organizations` discovery document is read under it.
+    #[arg(
+        long,
+        env = "ROLLCALL_MICROSOFT_AUTHORITY",
+        default_value = "https://login.microsoftonline.com",
+        global = true
+    )]
+    pub microsoft_authority: String,
+    /// Sign in with Slack: the Slack app's client id.
+    #[arg(long, env = "ROLLCALL_SLACK_CLIENT_ID", global = true)]
+    pub slack_client_id: Option<String>,
+    #[arg(long, env = "ROLLCALL_SLACK_CLIENT_SECRET", hide_env_values = true, global = true)]
+    pub slack_client_secret: Option<SecretString>,
+    #[arg(
+        long,
+        env = "ROLLCALL_SLACK_ISSUER",
+        default_value = "https://slack.com",
+        global = true
+    )]
+    pub slack_issuer: String,
     /// Where the built site (WASM, JS, CSS, public files) lives.
     #[arg(long, env = "LEPTOS_SITE_ROOT", default_value = "target/site", global = true)]
     pub site_root: String,
@@ -135,6 +179,33 @@ pub enum Command {
     /// Manage the embedded database.
     #[command(subcommand)]
     Db(DbCommand),
+    /// Sign in with Google, Microsoft or Slack, per workspace.
+    #[command(subcommand)]
+    Integration(IntegrationCommand),
+}
+
+#[derive(Debug, Clone, Subcommand)]
+pub enum IntegrationCommand {
+    /// List a workspace's providers: mode, connected organisation, linked accounts.
+    List {
+        /// The organisation's slug.
+        #[arg(long)]
+        org: String,
+    },
+    /// Set a provider's mode (`off` unlinks everyone, as Disable does in the app).
+    Set {
+        /// The organisation's slug.
+        #[arg(long)]
+        org: String,
+        #[arg(long, value_parser = ["google", "microsoft", "slack"])]
+        provider: String,
+        #[arg(long, value_parser = ["off", "sso-only", "org-connected"])]
+        mode: String,
+        /// The organisation to connect, which you vouch for: Google Workspace domain, Entra
+        /// tenant id or Slack team id.
+        #[arg(long)]
+        org_key: Option<String>,
+    },
 }
 
 #[derive(Debug, Clone, Subcommand)]
@@ -212,6 +283,62 @@ impl Settings {
         (self.db_max_connections.saturating_sub(lane).max(1), lane)
     }
 
+    /// The providers with a client configured (id and secret both set; one without the other is
+    /// an error, so a half-finished set-up is not silently ignored).
+    pub fn providers(&self, public_url: &str) -> anyhow::Result<Vec<identity::auth::oidc::ProviderSettings>> {
+        use identity::providers::Provider;
+        let configured = [
+            (
+                Provider::Google,
+                &self.google_client_id,
+                &self.google_client_secret,
+                &self.google_issuer,
+            ),
+            (
+                Provider::Microsoft,
+                &self.microsoft_client_id,
+                &self.microsoft_client_secret,
+                &self.microsoft_authority,
+            ),
+            (
+                Provider::Slack,
+                &self.slack_client_id,
+                &self.slack_client_secret,
+                &self.slack_issuer,
+            ),
+        ];
+        let mut out = Vec::new();
+        for (provider, id, secret, issuer) in configured {
+            let id = id.as_deref().map(str::trim).filter(|v| !v.is_empty());
+            let secret = secret.as_ref().filter(|s| !s.expose_secret().trim().is_empty());
+            match (id, secret) {
+                (None, None) => {}
+                (Some(id), Some(secret)) => {
+                    let issuer = issuer.trim().trim_end_matches('/');
+                    if !(issuer.starts_with("https://") || issuer.starts_with("http://")) {
+                        anyhow::bail!("{}_ISSUER must be an http(s) URL, not {issuer}", provider.env_prefix());
+                    }
+                    out.push(identity::auth::oidc::ProviderSettings {
+                        provider,
+                        client_id: id.to_owned(),
+                        client_secret: secret.clone(),
+                        issuer: issuer.to_owned(),
+                        redirect_uri: format!(
+                            "{}/auth/{}/callback",
+                            public_url.trim_end_matches('/'),
+                            provider.as_str()
+                        ),
+                    });
+                }
+                _ => anyhow::bail!(
+                    "{p}_CLIENT_ID and {p}_CLIENT_SECRET must be set together",
+                    p = provider.env_prefix()
+                ),
+            }
+        }
+        Ok(out)
+    }
+
     /// The configured key, or the one kept in the data directory (created on first use, 0600).
     pub fn load_secret_key(&self) -> anyhow::Result<SecretKey> {
         use anyhow::Context;
@@ -282,10 +409,14 @@ mod secrets_tests {
             "smtp://mailer:hunter2-smtp@mail:587",
             "--secret-key",
             &"ab".repeat(32),
+            "--google-client-id",
+            "id",
+            "--google-client-secret",
+            "hunter2-google",
         ])
         .unwrap();
         let shown = format!("{cli:?}");
-        for secret in ["hunter2-db", "hunter2-smtp", &"ab".repeat(32)] {
+        for secret in ["hunter2-db", "hunter2-smtp", &"ab".repeat(32), "hunter2-google"] {
             assert!(!shown.contains(secret), "{secret} printed in {shown}");
         }
         assert_eq!(

@@ -81,6 +81,13 @@ impl Application {
             Some(url) => Some(crate::smtp::Mailer::new(url, &settings.mail_from)?),
             None => None,
         };
+        let providers = identity::auth::oidc::Providers::new(settings.providers(&public_url)?);
+        // Discovery now, so a misconfigured provider shows at once (on its card and in
+        // /readyz); a failure never stops the server, and is retried when someone signs in.
+        tokio::spawn({
+            let providers = providers.clone();
+            async move { providers.discover_all().await }
+        });
         let (_, lane_size) = settings.db_connection_split();
         let policy = SessionPolicy {
             idle_timeout: chrono::Duration::minutes(settings.session_idle_minutes.max(1)),
@@ -104,6 +111,7 @@ impl Application {
             secret_key,
             public_url: public_url.clone(),
             smtp_configured: mailer.is_some(),
+            providers,
         });
         let bundle = crate::http::bundle::Bundle::load(&settings.site_root);
         let leptos_options = LeptosOptions::builder()

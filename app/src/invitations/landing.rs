@@ -23,7 +23,9 @@ pub fn InvitationPage() -> impl IntoView {
     };
     load_outside_frame(data, |data| {
         match data {
-                    (InvitationView::Open { org_name, email, given_name, family_name, inviter, expires_at }, flash, token) => {
+                    (InvitationView::Open { org_name, email, given_name, family_name, inviter, expires_at, providers, password_allowed }, flash, token) => {
+                        let provider_query = form_urlencoded::Serializer::new(String::new()).append_pair("token", &token).finish();
+                        let has_providers = !providers.is_empty();
                         let kept = flash.clone().unwrap_or_default();
                         let value = move |name: &str, fallback: &str| {
                             Some(kept.value(name)).filter(|v| !v.is_empty()).unwrap_or_else(|| fallback.to_owned())
@@ -35,9 +37,15 @@ pub fn InvitationPage() -> impl IntoView {
                         view! {
                             <Title text=format!("Join {org_name}")/>
                             <AuthCard title=format!("Join {org_name}")>
-                                <p class="lead">{format!("{inviter} invited you as {email}. Choose a password to finish.")}</p>
+                                <p class="lead">{if password_allowed {
+                                    format!("{inviter} invited you as {email}. Choose a password to finish.")
+                                } else {
+                                    format!("{inviter} invited you as {email}. Join with your work account.")
+                                }}</p>
                                 <FormError error=general/>
-                                <form method="post" action="/auth/invite/accept" class="stack">
+                                <crate::integrations::buttons::ProviderButtons providers purpose="invite" query=provider_query/>
+                                {(has_providers && password_allowed).then(|| view! { <p class="divider"><span>"or choose a password"</span></p> })}
+                                <form method="post" action="/auth/invite/accept" class="stack" hidden=!password_allowed>
                                     <input type="hidden" name="token" value=token/>
                                     <div class="field-row">
                                         <Field label="First name" name="given_name" value=value("given_name", &given_name) autocomplete="given-name" error=given_error/>
@@ -48,7 +56,6 @@ pub fn InvitationPage() -> impl IntoView {
                                         hint="At least 10 characters." error=password_error/>
                                     <button type="submit" class="button primary wide">{format!("Join {org_name}")}</button>
                                 </form>
-                                // Sign-in providers (Google, Microsoft, Slack) join this page when an admin enables them.
                                 <p class="muted">{format!("This link works once and expires {}.", format::timestamp(&expires_at))}</p>
                             </AuthCard>
                         }.into_any()

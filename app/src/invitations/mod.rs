@@ -172,15 +172,28 @@ pub async fn invite_landing(token: String) -> Result<InvitationView, AppError> {
     let found = identity::invites::lookup(&state.db, &state.secret_key, &token)
         .await
         .map_err(|e| crate::ssr::map_identity_error(e, &ctx.request_id))?;
+    let fail = |e| crate::ssr::map_identity_error(e, &ctx.request_id);
     Ok(match found {
-        InviteState::Open(d) => InvitationView::Open {
-            org_name: d.org_name,
-            email: d.email,
-            given_name: d.given_name,
-            family_name: d.family_name,
-            inviter: d.inviter,
-            expires_at: d.expires_at,
-        },
+        InviteState::Open(d) => {
+            let enabled = identity::identities::enabled_providers(&state.db, d.org_id)
+                .await
+                .map_err(fail)?;
+            let providers = crate::integrations::usable_links(&state, enabled.into_iter().map(|(p, _)| p));
+            let password_allowed = !identity::invites::requires_sso(&state.db, d.org_id, d.user_id)
+                .await
+                .map_err(fail)?
+                || providers.is_empty();
+            InvitationView::Open {
+                org_name: d.org_name,
+                email: d.email,
+                given_name: d.given_name,
+                family_name: d.family_name,
+                inviter: d.inviter,
+                expires_at: d.expires_at,
+                providers,
+                password_allowed,
+            }
+        }
         InviteState::Expired { org_name, inviter } => InvitationView::Expired { org_name, inviter },
         InviteState::Used { org_name } => InvitationView::Used { org_name },
         InviteState::Revoked { org_name } | InviteState::Replaced { org_name } => {

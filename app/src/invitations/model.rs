@@ -69,6 +69,10 @@ pub enum InvitationView {
         family_name: String,
         inviter: String,
         expires_at: DateTime<Utc>,
+        /// "Join with Google / Microsoft / Slack": the workspace's enabled providers.
+        providers: Vec<crate::integrations::ProviderLink>,
+        /// False when the workspace requires SSO of members: join with a provider only.
+        password_allowed: bool,
     },
     Expired {
         org_name: String,

@@ -91,6 +91,7 @@ pub fn map_identity_error(err: identity::Error, request_id: &str) -> AppError {
         },
         E::NotFound => AppError::NotFound,
         E::Forbidden(message) => AppError::Forbidden(message),
+        E::Upstream(message) => AppError::Upstream(message),
         E::InvalidCredentials => AppError::Forbidden(E::InvalidCredentials.to_string()),
         err @ E::RateLimited { retry_after_secs } => AppError::RateLimited {
             message: err.to_string(),

@@ -25,6 +25,8 @@ pub struct ServerState {
     pub public_url: String,
     /// Whether an SMTP server is configured; without one, mail waits in the outbox.
     pub smtp_configured: bool,
+    /// Sign in with Google, Microsoft or Slack: the providers the operator configured.
+    pub providers: identity::auth::oidc::Providers,
 }
 
 pub type SharedState = Arc<ServerState>;

@@ -2,9 +2,11 @@
 //! and per client address (`throttle`); and what every way in shares: the account it lands on
 //! and the record of the sign-in. Provider sign-in (`oidc`) joins here.
 
+pub mod oidc;
 mod password_sign_in;
 pub mod throttle;
 
+pub(crate) use password_sign_in::pending_choice;
 pub use password_sign_in::{choose_workspace, pending_choices, sign_in, Attempt, SignIn, WorkspaceChoice};
 pub use throttle::ThrottlePolicy;
 

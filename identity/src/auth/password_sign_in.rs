@@ -54,6 +54,8 @@ struct Candidate {
     status: Status,
     slug: String,
     name: String,
+    /// Require SSO is on and this is a member: the password is checked, then refused.
+    sso_required: bool,
 }
 
 #[tracing::instrument(skip_all)]
@@ -77,7 +79,8 @@ pub async fn sign_in(db: &Db, policy: &ThrottlePolicy, attempt: Attempt<'_>) -> 
     throttle::begin_attempt(db, policy, &keys).await?;
 
     let candidates: Vec<Candidate> = sqlx::query_as(
-        "select u.org_id, u.id as user_id, u.password_hash, u.status, o.slug, o.name
+        "select u.org_id, u.id as user_id, u.password_hash, u.status, o.slug, o.name,
+                o.require_sso and u.role = 'member' as sso_required
          from users u join orgs o on o.id = u.org_id
          where lower(u.email) = lower($1) and u.password_hash is not null and u.status in ('active', 'deactivated')
            and ($2::text is null or lower(o.slug) = lower($2))
@@ -107,6 +110,15 @@ pub async fn sign_in(db: &Db, policy: &ThrottlePolicy, attempt: Attempt<'_>) -> 
     throttle::forgive(db, &keys).await?;
 
     let (active, deactivated): (Vec<_>, Vec<_>) = matched.into_iter().partition(|c| c.status == Status::Active);
+    // Only someone who knows the password learns that their workspace requires SSO.
+    let (sso_only, active): (Vec<_>, Vec<_>) = active.into_iter().partition(|c| c.sso_required);
+    if active.is_empty() && !sso_only.is_empty() {
+        let names: Vec<String> = sso_only.iter().map(|c| c.name.clone()).collect();
+        return Err(Error::Forbidden(format!(
+            "{} requires single sign-on: use a \"Continue with\" button on its sign-in page instead of your password.",
+            names.join(", ")
+        )));
+    }
     match active.len() {
         0 => {
             // Only someone who knows the password learns this, so saying it plainly is safe.
@@ -121,32 +133,38 @@ pub async fn sign_in(db: &Db, policy: &ThrottlePolicy, attempt: Attempt<'_>) -> 
             user_id: active[0].user_id,
         })),
         _ => {
-            let token = Secret::generate();
-            let refs: Vec<AccountRef> = active
-                .iter()
-                .map(|c| AccountRef {
-                    org_id: c.org_id,
-                    user_id: c.user_id,
-                })
-                .collect();
-            sqlx::query("insert into pending_logins (token_hash, user_refs, expires_at) values ($1, $2, $3)")
-                .bind(token.digest())
-                .bind(serde_json::to_value(&refs).map_err(|e| Error::Internal(e.to_string()))?)
-                .bind(Utc::now() + Duration::minutes(5))
-                .execute(db)
-                .await?;
-            let mut choices: Vec<WorkspaceChoice> = active
-                .into_iter()
-                .map(|c| WorkspaceChoice {
-                    slug: c.slug,
-                    name: c.name,
-                })
-                .collect();
-            // Checked oldest first; offered by name.
-            choices.sort_by(|a, b| a.name.cmp(&b.name));
+            let (token, choices) = pending_choice(
+                db,
+                active.into_iter().map(|c| (c.org_id, c.user_id, c.slug, c.name)),
+                "password",
+            )
+            .await?;
             Ok(SignIn::ChooseWorkspace { token, choices })
         }
     }
+}
+
+/// Records a sign-in that matched accounts in several workspaces (org id, user id, slug, name;
+/// oldest first) until the person picks one; returns the token for their cookie and the
+/// choices, by name. `method` is how they proved who they are (`password` or a provider).
+pub(crate) async fn pending_choice(
+    db: &Db,
+    accounts: impl Iterator<Item = (Uuid, Uuid, String, String)>,
+    method: &str,
+) -> Result<(Secret, Vec<WorkspaceChoice>)> {
+    let token = Secret::generate();
+    let (refs, mut choices): (Vec<AccountRef>, Vec<WorkspaceChoice>) = accounts
+        .map(|(org_id, user_id, slug, name)| (AccountRef { org_id, user_id }, WorkspaceChoice { slug, name }))
+        .unzip();
+    sqlx::query("insert into pending_logins (token_hash, user_refs, expires_at, method) values ($1, $2, $3, $4)")
+        .bind(token.digest())
+        .bind(serde_json::to_value(&refs).map_err(|e| Error::Internal(e.to_string()))?)
+        .bind(Utc::now() + Duration::minutes(5))
+        .bind(method)
+        .execute(db)
+        .await?;
+    choices.sort_by(|a, b| a.name.cmp(&b.name));
+    Ok((token, choices))
 }
 
 /// Lists the workspaces a pending sign-in may continue into (for re-rendering the chooser).
@@ -173,15 +191,16 @@ pub async fn pending_choices(db: &Db, pending_token: &str) -> Result<Vec<Workspa
 /// Completes a sign-in that matched several workspaces. Single use: the pending record is
 /// consumed whatever the choice.
 #[tracing::instrument(skip_all)]
-pub async fn choose_workspace(db: &Db, pending_token: &str, slug: &str) -> Result<AccountRef> {
-    let refs: Option<serde_json::Value> = sqlx::query_scalar(
-        "delete from pending_logins where token_hash = $1 and expires_at > now() returning user_refs",
+pub async fn choose_workspace(db: &Db, pending_token: &str, slug: &str) -> Result<(AccountRef, String)> {
+    let pending: Option<(serde_json::Value, String)> = sqlx::query_as(
+        "delete from pending_logins where token_hash = $1 and expires_at > now() returning user_refs, method",
     )
     .bind(token::digest(pending_token))
     .fetch_optional(db)
     .await?;
-    let refs: Vec<AccountRef> = refs
-        .and_then(|r| serde_json::from_value(r).ok())
+    let method = pending.as_ref().map(|(_, m)| m.clone()).unwrap_or_default();
+    let refs: Vec<AccountRef> = pending
+        .and_then(|(r, _)| serde_json::from_value(r).ok())
         .ok_or_else(|| Error::Forbidden("That sign-in has expired. Enter your email and password again.".into()))?;
     let org_ids: Vec<Uuid> = refs.iter().map(|r| r.org_id).collect();
     let chosen: Option<Uuid> = sqlx::query_scalar("select id from orgs where id = any($1) and lower(slug) = lower($2)")
@@ -200,5 +219,5 @@ pub async fn choose_workspace(db: &Db, pending_token: &str, slug: &str) -> Resul
     if !still_active {
         return Err(Error::InvalidCredentials);
     }
-    Ok(account)
+    Ok((account, method))
 }

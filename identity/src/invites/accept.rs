@@ -17,6 +17,7 @@ use uuid::Uuid;
 #[derive(Debug, Clone)]
 pub struct InviteDetails {
     pub org_id: Uuid,
+    pub invite_id: Uuid,
     pub org_name: String,
     pub user_id: Uuid,
     pub email: String,
@@ -96,6 +97,7 @@ fn state_of(row: InviteRow) -> InviteState {
     } else {
         InviteState::Open(InviteDetails {
             org_id: row.org_id,
+            invite_id: row.id,
             org_name,
             user_id: row.user_id,
             email: row.email,
@@ -135,7 +137,13 @@ pub async fn accept(
     password::check_policy(new_password.expose_secret())?;
     {
         let mut conn = db.acquire().await?;
-        open_invite(find(&mut conn, key, presented, false).await?)?;
+        let (_, details) = open_invite(find(&mut conn, key, presented, false).await?)?;
+        if requires_sso(db, details.org_id, details.user_id).await? {
+            return Err(Error::Forbidden(format!(
+                "{} requires single sign-on: join with one of the accounts offered on this page instead of a password.",
+                details.org_name
+            )));
+        }
     }
     let hash = password::hash(new_password).await?;
     let mut tx = db.begin().await?;
@@ -179,6 +187,21 @@ pub async fn accept(
         org_id: details.org_id,
         user_id: details.user_id,
     })
+}
+
+/// Whether the person must use a provider, not a password: their workspace requires SSO, they
+/// are a member, and some provider is on (with none on, a password is the only way in).
+pub async fn requires_sso(db: &Db, org_id: Uuid, user_id: Uuid) -> Result<bool> {
+    Ok(sqlx::query_scalar(
+        "select o.require_sso and u.role = 'member'
+                and exists (select 1 from integrations i where i.org_id = o.id and i.mode <> 'off')
+         from orgs o join users u on u.org_id = o.id where o.id = $1 and u.id = $2",
+    )
+    .bind(org_id)
+    .bind(user_id)
+    .fetch_optional(db)
+    .await?
+    .unwrap_or(false))
 }
 
 /// The invitation a link names, if it can still be accepted; otherwise what to tell its holder.

@@ -13,7 +13,7 @@ mod accept;
 mod issue;
 mod parse;
 
-pub use accept::{accept, lookup, InviteDetails, InviteState};
+pub use accept::{accept, lookup, requires_sso, InviteDetails, InviteState};
 pub(crate) use issue::close_open;
 pub use issue::{
     invite_all_uninvited, invite_existing, preview, resend, revoke, send, set_ttl, SendSummary, INVITE_TTL_FIELD,

@@ -2,6 +2,6 @@
 //! outbox it waits in until a worker delivers it (`outbox`). Speaking SMTP is the server's.
 
 pub mod outbox;
-mod templates;
+pub(crate) mod templates;
 
 pub use templates::{html_escape, invite, invite_subject, InviteMail, Mail};

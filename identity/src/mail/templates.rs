@@ -25,11 +25,7 @@ pub fn invite_subject(inviter: &str, org_name: &str) -> String {
 
 pub fn invite(mail: &InviteMail<'_>) -> Mail {
     let expires = mail.expires_at.format("%-d %B %Y at %H:%M UTC").to_string();
-    let greeting = if mail.recipient_name.trim().is_empty() {
-        "Hello".to_owned()
-    } else {
-        format!("Hello {}", mail.recipient_name.trim())
-    };
+    let greeting = greeting(mail.recipient_name);
     let text = format!(
         "{greeting},\n\n{inviter} invited you to join {org} on Rollcall.\n\nAccept the invitation:\n{link}\n\n\
          The link works once and expires on {expires}. If it has expired, ask {inviter} to send a new one.\n\
@@ -62,6 +58,66 @@ pub fn invite(mail: &InviteMail<'_>) -> Mail {
         subject: invite_subject(mail.inviter, mail.org_name),
         text,
         html,
+    }
+}
+
+pub struct AccessLinkMail<'a> {
+    pub to: &'a str,
+    pub recipient_name: &'a str,
+    pub org_name: &'a str,
+    /// Why the person needs a new way in ("Google sign-in was turned off").
+    pub reason: &'a str,
+    pub link: &'a str,
+    pub expires_at: DateTime<Utc>,
+}
+
+pub fn access_link_subject(org_name: &str) -> String {
+    format!("Set up a new way to sign in to {org_name}")
+}
+
+/// After an integration was disabled: a one-time link to set a password or link another provider.
+pub fn access_link(mail: &AccessLinkMail<'_>) -> Mail {
+    let expires = mail.expires_at.format("%-d %B %Y at %H:%M UTC").to_string();
+    let greeting = greeting(mail.recipient_name);
+    let text = format!(
+        "{greeting},\n\n{reason} in {org}, and it was your way to sign in.\n\n\
+         Set a password or connect another account here:\n{link}\n\n\
+         The link works once and expires on {expires}. If it has expired, ask an admin of {org} for help.\n",
+        reason = mail.reason,
+        org = mail.org_name,
+        link = mail.link,
+    );
+    let e = html_escape;
+    let html = format!(
+        r#"<!doctype html><html><body style="margin:0;padding:24px;background:#f7f8fa;font:14px/1.5 system-ui,-apple-system,'Segoe UI',Roboto,Arial,sans-serif;color:#1b1f24">
+<table role="presentation" width="100%" style="max-width:520px;margin:0 auto;background:#fff;border:1px solid #d9dde3;border-radius:6px"><tr><td style="padding:32px">
+<p style="margin:0 0 16px;font-weight:700;color:#3b5bdb">Rollcall</p>
+<h1 style="font-size:20px;margin:0 0 16px">Set up a new way to sign in</h1>
+<p>{greeting},</p>
+<p>{reason} in <strong>{org}</strong>, and it was your way to sign in.</p>
+<p style="margin:24px 0"><a href="{link}" style="background:#3b5bdb;color:#fff;padding:10px 18px;border-radius:6px;text-decoration:none;font-weight:600">Set a password or connect an account</a></p>
+<p style="color:#57606a">The link works once and expires on {expires}.</p>
+<p style="color:#57606a;word-break:break-all">Or paste this address into your browser: {link}</p>
+</td></tr></table></body></html>"#,
+        org = e(mail.org_name),
+        greeting = e(&greeting),
+        reason = e(mail.reason),
+        link = e(mail.link),
+        expires = e(&expires),
+    );
+    Mail {
+        to: mail.to.to_owned(),
+        subject: access_link_subject(mail.org_name),
+        text,
+        html,
+    }
+}
+
+/// "Hello Ada", or "Hello" for someone whose name we do not know.
+fn greeting(name: &str) -> String {
+    match name.trim() {
+        "" => "Hello".to_owned(),
+        name => format!("Hello {name}"),
     }
 }
 

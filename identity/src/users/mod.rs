@@ -106,3 +106,15 @@ pub(crate) async fn display_name_of(
             .await?;
     Ok(names.map(|(given, family, email)| display_name(&given, &family, &email)))
 }
+
+/// Whether the person has a password (a way in besides their linked accounts).
+pub async fn has_password(db: &Db, org_id: Uuid, user_id: Uuid) -> Result<bool> {
+    Ok(
+        sqlx::query_scalar("select password_hash is not null from users where org_id = $1 and id = $2")
+            .bind(org_id)
+            .bind(user_id)
+            .fetch_optional(db)
+            .await?
+            .unwrap_or(false),
+    )
+}

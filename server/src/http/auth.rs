@@ -199,8 +199,8 @@ pub async fn choose_workspace(
         return redirect_with_flash("/login", &flash, state.secure_cookies);
     };
     match identity::auth::choose_workspace(&state.db, &pending, &form.workspace).await {
-        Ok(account) => {
-            let mut response = start_session(&state, &ctx, account, "/", "password").await;
+        Ok((account, method)) => {
+            let mut response = start_session(&state, &ctx, account, "/", &method).await;
             append_cookie(
                 &mut response,
                 &cookie(PENDING_COOKIE, "", Some(0), state.secure_cookies),
@@ -268,7 +268,7 @@ pub async fn logout(State(state): State<SharedState>, Extension(ctx): Extension<
 }
 
 /// Replaces whatever session the browser had with a brand-new one (rotation on sign-in).
-async fn start_session(
+pub(super) async fn start_session(
     state: &SharedState,
     ctx: &RequestContext,
     account: AccountRef,
@@ -283,6 +283,7 @@ async fn start_session(
         user_id: account.user_id,
         ip: ctx.ip.as_deref(),
         user_agent: ctx.user_agent.as_deref(),
+        method,
     };
     let created = identity::sessions::create(&state.db, state.sessions.policy(), new).await;
     let recorded = identity::auth::record_login(
@@ -308,7 +309,7 @@ async fn start_session(
     }
 }
 
-fn flash_for(err: identity::Error, request_id: &str) -> Flash {
+pub(super) fn flash_for(err: identity::Error, request_id: &str) -> Flash {
     let mapped = app::ssr::map_identity_error(err, request_id);
     Flash {
         error: mapped.to_string(),
@@ -317,7 +318,7 @@ fn flash_for(err: identity::Error, request_id: &str) -> Flash {
     }
 }
 
-fn redirect_with_flash(to: &str, flash: &Flash, secure: bool) -> Response {
+pub(super) fn redirect_with_flash(to: &str, flash: &Flash, secure: bool) -> Response {
     let mut response = Redirect::to(to).into_response();
     append_cookie(
         &mut response,
@@ -326,7 +327,7 @@ fn redirect_with_flash(to: &str, flash: &Flash, secure: bool) -> Response {
     response
 }
 
-fn append_cookie(response: &mut Response, value: &str) {
+pub(super) fn append_cookie(response: &mut Response, value: &str) {
     if let Ok(value) = HeaderValue::from_str(value) {
         response.headers_mut().append(header::SET_COOKIE, value);
     }
@@ -337,7 +338,7 @@ fn append_cookie(response: &mut Response, value: &str) {
 /// (which browsers treat as slashes), control characters and whitespace (browsers strip tabs and
 /// new lines from `Location`, so `/\t/evil.example` becomes `//evil.example`), schemes, and
 /// anything over 2 KB.
-fn safe_next(next: &str) -> String {
+pub(super) fn safe_next(next: &str) -> String {
     let lower = next.to_ascii_lowercase();
     let plain_path = next.len() <= 2048
         && next.starts_with('/')

@@ -14,19 +14,32 @@ pub async fn healthz() -> &'static str {
     "ok"
 }
 
-/// The database answers: this server can do real work.
+/// The database answers: this server can do real work. The body also names each configured
+/// sign-in provider's state: one that cannot be used (discovery failed) is reported but does not
+/// make the server unready, since password sign-in and everything else still work.
 #[tracing::instrument(skip_all)]
-pub async fn readyz(State(state): State<SharedState>) -> (StatusCode, &'static str) {
+pub async fn readyz(State(state): State<SharedState>) -> (StatusCode, String) {
     let probe = sqlx::query_scalar::<_, i32>("select 1").fetch_one(&state.db);
     match tokio::time::timeout(READY_WITHIN, probe).await {
-        Ok(Ok(_)) => (StatusCode::OK, "ready"),
+        Ok(Ok(_)) => {
+            let mut body = String::from("ready");
+            for provider in state.providers.configured() {
+                use identity::auth::oidc::Availability;
+                let line = match state.providers.availability(provider).await {
+                    Availability::Ready | Availability::NotConfigured => format!("\n{provider}: ready"),
+                    Availability::Misconfigured(why) => format!("\n{provider}: unavailable: {why}"),
+                };
+                body.push_str(&line);
+            }
+            (StatusCode::OK, body)
+        }
         Ok(Err(err)) => {
             tracing::warn!(error = %err, "readiness check failed");
-            (StatusCode::SERVICE_UNAVAILABLE, "database unavailable")
+            (StatusCode::SERVICE_UNAVAILABLE, "database unavailable".into())
         }
         Err(_) => {
             tracing::warn!("readiness check timed out");
-            (StatusCode::SERVICE_UNAVAILABLE, "database unavailable")
+            (StatusCode::SERVICE_UNAVAILABLE, "database unavailable".into())
         }
     }
 }

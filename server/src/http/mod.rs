@@ -6,6 +6,7 @@ pub mod bundle;
 mod context;
 mod guard;
 mod health;
+mod providers;
 pub mod serve;
 
 use app::ssr::SharedState;
@@ -109,10 +110,12 @@ async fn drop_unfit_request_id(mut req: axum::extract::Request) -> axum::extract
     req
 }
 
-/// A path as logs may show it: an invitation link's token is a credential, so it is left out.
+/// A path as logs may show it: invitation and access links' tokens are credentials, so they
+/// are left out.
 fn logged_path(path: &str) -> std::borrow::Cow<'_, str> {
-    match path.strip_prefix("/invite/") {
-        Some(token) if !token.is_empty() => "/invite/<token>".into(),
+    match (path.strip_prefix("/invite/"), path.strip_prefix("/access/")) {
+        (Some(token), _) if !token.is_empty() => "/invite/<token>".into(),
+        (_, Some(token)) if !token.is_empty() => "/access/<token>".into(),
         _ => path.into(),
     }
 }
@@ -134,6 +137,17 @@ fn browser_surface(state: SharedState, leptos_options: LeptosOptions, public_ori
         .route("/auth/login/workspace", post(auth::choose_workspace))
         .route("/auth/logout", post(auth::logout))
         .route("/auth/invite/accept", post(auth::accept_invite))
+        .route("/auth/access", post(providers::access_set_password))
+        .route("/auth/{provider}/start", get(providers::start_sign_in))
+        .route("/auth/{provider}/link", get(providers::start_link))
+        .route("/auth/{provider}/connect", get(providers::start_connect))
+        .route("/auth/{provider}/invite", get(providers::start_invite))
+        .route("/auth/{provider}/access", get(providers::start_access))
+        .route("/auth/{provider}/callback", get(providers::callback))
+        .route("/integrations/require-sso", post(providers::require_sso))
+        .route("/integrations/{provider}/mode", post(providers::set_mode))
+        .route("/integrations/{provider}/disable", post(providers::disable))
+        .route("/profile/accounts/{provider}/unlink", post(providers::unlink))
         .with_state(state.clone());
     pages
         .merge(auth)

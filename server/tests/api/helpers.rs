@@ -84,6 +84,15 @@ pub fn settings(database_url: String) -> Settings {
         smtp_url: None,
         mail_from: "Rollcall <rollcall@test.invalid>".into(),
         secret_key: None,
+        google_client_id: None,
+        google_client_secret: None,
+        google_issuer: "https://accounts.google.com".into(),
+        microsoft_client_id: None,
+        microsoft_client_secret: None,
+        microsoft_authority: "https://login.microsoftonline.com".into(),
+        slack_client_id: None,
+        slack_client_secret: None,
+        slack_issuer: "https://slack.com".into(),
         site_root: format!("{}/../target/site", env!("CARGO_MANIFEST_DIR")),
     }
 }

@@ -9,6 +9,7 @@ mod health_and_static;
 mod hostile_input;
 mod invites;
 mod plain_pages;
+mod provider_sign_in;
 mod scale_out;
 mod security_cookies;
 mod security_embedded_database;
