@@ -180,7 +180,13 @@ pub async fn set_password(
 ) -> Result<AccountRef> {
     password::check_policy(new_password.expose_secret())?;
     // The link first: only its holder gets a password hashed.
-    open(lookup(db, key, presented).await?)?;
+    let link = open(lookup(db, key, presented).await?)?;
+    if crate::invites::requires_sso(db, link.org_id, link.user_id).await? {
+        return Err(Error::Forbidden(format!(
+            "{} requires single sign-on: connect one of the accounts offered on this page instead of setting a password.",
+            link.org_name
+        )));
+    }
     let hash = password::hash(new_password).await?;
     let mut tx = db.begin().await?;
     let link = open(state_of(find(&mut tx, key, presented, true).await?))?;

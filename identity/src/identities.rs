@@ -126,7 +126,6 @@ pub async fn sign_in(db: &Db, account: &VerifiedAccount, workspace: Option<&str>
         0 => Err(refused.unwrap_or_else(|| not_linked(account))),
         1 => {
             let c = &usable[0];
-            stamp_login(db, c.org_id, account).await?;
             Ok(ProviderSignIn::Account(AccountRef {
                 org_id: c.org_id,
                 user_id: c.user_id,
@@ -153,24 +152,11 @@ fn not_linked(account: &VerifiedAccount) -> Error {
     ))
 }
 
-async fn stamp_login(db: &Db, org_id: Uuid, account: &VerifiedAccount) -> Result<()> {
-    sqlx::query(
-        "update identities set last_login_at = now(), email = coalesce($5, email)
-         where org_id = $1 and provider = $2 and tenant = $3 and subject = $4",
-    )
-    .bind(org_id)
-    .bind(account.provider.as_str())
-    .bind(&account.tenant)
-    .bind(&account.subject)
-    .bind(&account.email)
-    .execute(db)
-    .await?;
-    Ok(())
-}
-
 /// PRODUCT.md's linking rule for a first sign-in: the one workspace connected to the account's
 /// organisation (an org key belongs to one workspace), a provider-verified email equal to an
-/// active person's there, who has no account of this provider linked yet.
+/// active person's there, who has no account of this provider linked yet. Never an admin: an
+/// administrator of the provider's directory can give any account any address, and an admin's
+/// Rollcall account is worth more than that; admins link from their profile.
 async fn link_by_verified_email(
     db: &Db,
     account: &VerifiedAccount,
@@ -185,9 +171,10 @@ async fn link_by_verified_email(
          from integrations i join orgs o on o.id = i.org_id
            join users u on u.org_id = i.org_id and lower(u.email) = lower($3)
          where i.provider = $1 and i.mode = 'org_connected' and i.org_key = $2 and u.status = 'active'
+           and u.role = 'member'
            and ($4::text is null or lower(o.slug) = lower($4))
            and not exists (select 1 from identities d where d.org_id = u.org_id and d.user_id = u.id and d.provider = $1)
-         for update of u",
+         for update of u for share of i",
     )
     .bind(account.provider.as_str())
     .bind(org_claim)
@@ -361,6 +348,14 @@ pub async fn unlink(db: &Db, actor: &Actor, user_id: Uuid, provider: Provider) -
     if removed == 0 {
         return Err(Error::NotFound);
     }
+    // Sessions that account started end with it (someone unlinking an account they do not
+    // recognise wants it out now).
+    sqlx::query("delete from sessions where org_id = $1 and user_id = $2 and method = $3")
+        .bind(actor.org_id)
+        .bind(user_id)
+        .bind(provider.as_str())
+        .execute(&mut *tx)
+        .await?;
     audit::record(
         &mut tx,
         actor,

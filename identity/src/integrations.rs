@@ -70,7 +70,8 @@ pub(crate) async fn mode_of(
     provider: Provider,
 ) -> Result<(Mode, Option<String>)> {
     let row: Option<(String, Option<String>)> =
-        sqlx::query_as("select mode, org_key from integrations where org_id = $1 and provider = $2")
+        // Shared lock: a link checked against this mode cannot commit across a disable.
+        sqlx::query_as("select mode, org_key from integrations where org_id = $1 and provider = $2 for share")
             .bind(org_id)
             .bind(provider.as_str())
             .fetch_optional(conn)
@@ -289,11 +290,12 @@ pub struct DisableImpact {
 }
 
 const IMPACT_SQL: &str = "
-    select d.user_id, u.email, u.status = 'active' as active, u.password_hash is not null as has_password,
+    select d.user_id, u.email, u.status = 'active' as active,
+           u.password_hash is not null and not (o.require_sso and u.role = 'member') as has_password,
            exists (select 1 from identities o join integrations oi on oi.org_id = o.org_id and oi.provider = o.provider
                    where o.org_id = d.org_id and o.user_id = d.user_id and o.provider <> d.provider and oi.mode <> 'off')
              as other_provider
-    from identities d join users u on u.org_id = d.org_id and u.id = d.user_id
+    from identities d join users u on u.org_id = d.org_id and u.id = d.user_id join orgs o on o.id = d.org_id
     where d.org_id = $1 and d.provider = $2";
 
 #[derive(FromRow)]
@@ -329,7 +331,8 @@ pub async fn disable_impact(db: &Db, org_id: Uuid, provider: Provider) -> Result
 #[tracing::instrument(skip_all, fields(org = %actor.org_id, provider = %provider))]
 pub async fn disable(db: &Db, key: &SecretKey, actor: &Actor, provider: Provider) -> Result<DisableImpact> {
     let mut tx = db.begin().await?;
-    // The integration row is locked first, so two disables (or a disable and a link) queue.
+    // The integration row is locked first, so two disables (or a disable and a link, which
+    // holds a share lock on it) queue.
     sqlx::query("select 1 from integrations where org_id = $1 and provider = $2 for update")
         .bind(actor.org_id)
         .bind(provider.as_str())
@@ -366,6 +369,16 @@ pub async fn disable(db: &Db, key: &SecretKey, actor: &Actor, provider: Provider
         .filter(|r| r.active && !r.has_password && !r.other_provider)
         .map(|r| (r.user_id, r.email.clone()))
         .collect();
+    // With no provider left on, Require SSO would leave members no way in: it goes off too.
+    let require_sso_ended = sqlx::query(
+        "update orgs set require_sso = false where id = $1 and require_sso
+           and not exists (select 1 from integrations where org_id = $1 and mode <> 'off')",
+    )
+    .bind(actor.org_id)
+    .execute(&mut *tx)
+    .await?
+    .rows_affected()
+        > 0;
     let name = org_name(&mut tx, actor.org_id).await?;
     access_links::issue(
         &mut tx,
@@ -388,6 +401,7 @@ pub async fn disable(db: &Db, key: &SecretKey, actor: &Actor, provider: Provider
             "with_password": impact.with_password,
             "sessions_ended": sessions_ended,
             "links_sent": stranded.len(),
+            "require_sso_turned_off": require_sso_ended,
         }),
     )
     .await?;
@@ -437,7 +451,28 @@ pub async fn set_require_sso(db: &Db, actor: &Actor, on: bool) -> Result<()> {
         .bind(on)
         .execute(&mut *tx)
         .await?;
-    audit::record(&mut tx, actor, "integration.require_sso", None, json!({ "on": on })).await?;
+    // Members signed in with a password are signed out: from now on they use a provider.
+    let ended = if on {
+        sqlx::query(
+            "delete from sessions s using users u
+             where s.org_id = $1 and u.org_id = s.org_id and u.id = s.user_id and u.role = 'member'
+               and s.method not in ('google', 'microsoft', 'slack')",
+        )
+        .bind(actor.org_id)
+        .execute(&mut *tx)
+        .await?
+        .rows_affected()
+    } else {
+        0
+    };
+    audit::record(
+        &mut tx,
+        actor,
+        "integration.require_sso",
+        None,
+        json!({ "on": on, "password_sessions_ended": ended }),
+    )
+    .await?;
     tx.commit().await?;
     Ok(())
 }

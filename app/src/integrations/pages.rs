@@ -27,7 +27,9 @@ pub fn ProblemPage() -> impl IntoView {
             } else {
                 flash.error.clone()
             };
-            let back_href = Some(flash.value("back_href")).filter(|h| h.starts_with('/') && !h.starts_with("//")).unwrap_or_else(|| "/login".into());
+            let back_href = Some(flash.value("back_href"))
+                .filter(|h| h.starts_with('/') && !h.starts_with("//") && !h.contains('\\') && !h.chars().any(char::is_control))
+                .unwrap_or_else(|| "/login".into());
             let back_label = Some(flash.value("back_label")).filter(|l| !l.is_empty()).unwrap_or_else(|| "Back to sign in".into());
             let request_id = flash.value("request_id");
             view! {
@@ -49,6 +51,8 @@ pub enum AccessView {
         reason: String,
         expires_at: DateTime<Utc>,
         providers: Vec<ProviderLink>,
+        /// False when the workspace requires SSO of members: connect a provider only.
+        password_allowed: bool,
     },
     Used,
     Expired,
@@ -71,7 +75,11 @@ pub async fn access_landing(token: String) -> Result<AccessView, AppError> {
                 let enabled = identity::identities::enabled_providers(&state.db, link.org_id)
                     .await
                     .map_err(fail)?;
+                let password_allowed = !identity::invites::requires_sso(&state.db, link.org_id, link.user_id)
+                    .await
+                    .map_err(fail)?;
                 AccessView::Open {
+                    password_allowed,
                     org_name: link.org_name,
                     email: link.email,
                     reason: link.reason,
@@ -93,20 +101,20 @@ pub fn AccessPage() -> impl IntoView {
     view! {
         <Title text="Set up a new way to sign in"/>
         {load_outside_frame(data, |(view, flash, token)| match view {
-            AccessView::Open { org_name, email, reason, expires_at, providers } => {
+            AccessView::Open { org_name, email, reason, expires_at, providers, password_allowed } => {
                 let query = form_urlencoded::Serializer::new(String::new()).append_pair("token", &token).finish();
                 view! {
                     <AuthCard title=format!("Get back into {org_name}")>
                         <p class="lead">{format!("{reason}, and it was how {email} signed in. Choose a password, or connect another account.")}</p>
                         <FormError error=flash_general(&flash)/>
-                        <form method="post" action="/auth/access" class="stack">
+                        <form method="post" action="/auth/access" class="stack" hidden=!password_allowed>
                             <input type="hidden" name="token" value=token.clone()/>
                             <input type="email" name="email" value=email.clone() autocomplete="username" hidden=true readonly=true aria-hidden="true" tabindex="-1"/>
                             <Field label="New password" name="password" kind="password" required=true autofocus=true autocomplete="new-password"
                                 hint="At least 10 characters." error=flash_field(&flash, "password")/>
                             <button type="submit" class="button primary wide">"Set password and sign in"</button>
                         </form>
-                        {(!providers.is_empty()).then(|| view! { <p class="divider"><span>"or"</span></p> })}
+                        {(!providers.is_empty() && password_allowed).then(|| view! { <p class="divider"><span>"or"</span></p> })}
                         <ProviderButtons providers purpose="access" query/>
                         <p class="muted">{format!("This link works once and expires {}.", format::timestamp(&expires_at))}</p>
                     </AuthCard>

@@ -181,8 +181,7 @@ pub async fn invite_landing(token: String) -> Result<InvitationView, AppError> {
             let providers = crate::integrations::usable_links(&state, enabled.into_iter().map(|(p, _)| p));
             let password_allowed = !identity::invites::requires_sso(&state.db, d.org_id, d.user_id)
                 .await
-                .map_err(fail)?
-                || providers.is_empty();
+                .map_err(fail)?;
             InvitationView::Open {
                 org_name: d.org_name,
                 email: d.email,

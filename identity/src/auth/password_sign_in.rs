@@ -80,7 +80,8 @@ pub async fn sign_in(db: &Db, policy: &ThrottlePolicy, attempt: Attempt<'_>) -> 
 
     let candidates: Vec<Candidate> = sqlx::query_as(
         "select u.org_id, u.id as user_id, u.password_hash, u.status, o.slug, o.name,
-                o.require_sso and u.role = 'member' as sso_required
+                o.require_sso and u.role = 'member'
+                  and exists (select 1 from integrations i where i.org_id = o.id and i.mode <> 'off') as sso_required
          from users u join orgs o on o.id = u.org_id
          where lower(u.email) = lower($1) and u.password_hash is not null and u.status in ('active', 'deactivated')
            and ($2::text is null or lower(o.slug) = lower($2))
@@ -210,12 +211,18 @@ pub async fn choose_workspace(db: &Db, pending_token: &str, slug: &str) -> Resul
         .await?;
     let org_id = chosen.ok_or(Error::NotFound)?;
     let account = refs.into_iter().find(|r| r.org_id == org_id).ok_or(Error::NotFound)?;
-    let still_active: bool =
-        sqlx::query_scalar("select exists (select 1 from users where org_id = $1 and id = $2 and status = 'active')")
-            .bind(account.org_id)
-            .bind(account.user_id)
-            .fetch_one(db)
-            .await?;
+    // Still active, and, after a provider sign-in, that provider still on in the chosen
+    // workspace (it may have been disabled while the person was choosing).
+    let still_active: bool = sqlx::query_scalar(
+        "select exists (select 1 from users where org_id = $1 and id = $2 and status = 'active')
+            and ($3 = 'password' or exists (select 1 from integrations
+                                            where org_id = $1 and provider = $3 and mode <> 'off'))",
+    )
+    .bind(account.org_id)
+    .bind(account.user_id)
+    .bind(&method)
+    .fetch_one(db)
+    .await?;
     if !still_active {
         return Err(Error::InvalidCredentials);
     }

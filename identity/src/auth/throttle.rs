@@ -79,6 +79,41 @@ pub async fn forgive(db: &Db, keys: &[(String, i32)]) -> Result<()> {
     Ok(())
 }
 
+/// Refuses when any key is already over its limit in the current window, counting nothing: for
+/// attempts whose cost is bounded elsewhere (a provider callback needs a state only a started
+/// sign-in has), where a success should cost one read, not a count and its forgiveness.
+#[tracing::instrument(skip_all)]
+pub async fn check(db: &Db, policy: &ThrottlePolicy, keys: &[(String, i32)]) -> Result<()> {
+    let names: Vec<&str> = keys.iter().map(|(k, _)| k.as_str()).collect();
+    let rows: Vec<(String, DateTime<Utc>, i32)> = sqlx::query_as(
+        "select key, window_started_at, failures from login_throttle
+         where key = any($1) and window_started_at >= now() - make_interval(secs => $2)",
+    )
+    .bind(&names)
+    .bind(policy.window_secs as f64)
+    .fetch_all(db)
+    .await?;
+    let now = Utc::now();
+    for (key, started, failures) in rows {
+        let limit = keys.iter().find(|(k, _)| *k == key).map_or(i32::MAX, |(_, l)| *l);
+        if failures >= limit {
+            return Err(Error::RateLimited {
+                retry_after_secs: (policy.window_secs - (now - started).num_seconds()).max(1),
+            });
+        }
+    }
+    Ok(())
+}
+
+/// Counts a failed attempt against every key (after [`check`]).
+#[tracing::instrument(skip_all)]
+pub async fn count_failure(db: &Db, policy: &ThrottlePolicy, keys: &[(String, i32)]) -> Result<()> {
+    match begin_attempt(db, policy, keys).await {
+        Ok(()) | Err(Error::RateLimited { .. }) => Ok(()),
+        Err(err) => Err(err),
+    }
+}
+
 /// Housekeeping: windows that ended long ago are forgotten.
 pub async fn purge_expired(db: &Db, policy: &ThrottlePolicy) -> Result<u64> {
     Ok(

@@ -16,6 +16,11 @@ impl Secret {
         Secret(hex::encode(bytes).into())
     }
 
+    /// A secret the holder already had (a cookie presented again), to hand back to them.
+    pub fn from_existing(value: &str) -> Self {
+        Secret(value.to_owned().into())
+    }
+
     pub fn expose(&self) -> &str {
         self.0.expose_secret()
     }

@@ -284,17 +284,9 @@ pub(super) async fn start_session(
         ip: ctx.ip.as_deref(),
         user_agent: ctx.user_agent.as_deref(),
         method,
+        request_id: Some(&ctx.request_id),
     };
-    let created = identity::sessions::create(&state.db, state.sessions.policy(), new).await;
-    let recorded = identity::auth::record_login(
-        &state.db,
-        &account,
-        method,
-        ctx.ip.clone(),
-        Some(ctx.request_id.clone()),
-    )
-    .await;
-    match created.and_then(|token| recorded.map(|_| token)) {
+    match identity::sessions::create(&state.db, state.sessions.policy(), new).await {
         Ok(token) => {
             let mut response = Redirect::to(next).into_response();
             let max_age = state.sessions.policy().absolute_lifetime.num_seconds();
@@ -348,7 +340,10 @@ pub(super) fn safe_next(next: &str) -> String {
         // Encoded slashes or backslashes right after the first: some proxies and frameworks
         // decode them before the browser sees the redirect.
         && !lower[1..].starts_with("%2f")
-        && !lower[1..].starts_with("%5c");
+        && !lower[1..].starts_with("%5c")
+        // Never into another sign-in flow: a link or invitation start reached through `next`
+        // would pass as a click on Rollcall's own page (Sec-Fetch-Site: same-origin).
+        && !lower.starts_with("/auth/");
     if plain_path {
         next.to_owned()
     } else {
@@ -383,6 +378,8 @@ mod tests {
             "/%5cevil.example",
             "/x/https://evil.example",
             "javascript:alert(1)",
+            "/auth/google/invite?token=00",
+            "/AUTH/google/connect",
             "evil.example",
             "",
         ] {

@@ -58,18 +58,22 @@ async fn redirect_to_provider(
     provider: Provider,
     purpose: Purpose,
     back: (&str, &str),
+    login_hint: Option<&str>,
 ) -> Response {
     let existing = cookie_value(ctx.cookie_header.as_deref(), BROWSER_COOKIE, state.secure_cookies);
-    match oidc::start(&state.db, &state.providers, provider, &purpose, existing, None).await {
+    match oidc::start(&state.db, &state.providers, provider, &purpose, existing, login_hint).await {
         Ok(started) => {
             let mut response = Redirect::to(&started.authorization_url).into_response();
-            if let Some(secret) = started.browser_secret {
-                let max_age = oidc::ATTEMPT_LIFETIME.num_seconds();
-                append_cookie(
-                    &mut response,
-                    &cookie(BROWSER_COOKIE, secret.expose(), Some(max_age), state.secure_cookies),
-                );
-            }
+            let max_age = oidc::ATTEMPT_LIFETIME.num_seconds();
+            append_cookie(
+                &mut response,
+                &cookie(
+                    BROWSER_COOKIE,
+                    started.browser_secret.expose(),
+                    Some(max_age),
+                    state.secure_cookies,
+                ),
+            );
             response
         }
         Err(err) => problem(state, ctx, err, back),
@@ -82,6 +86,9 @@ pub struct StartQuery {
     workspace: String,
     #[serde(default)]
     next: String,
+    /// Passed on to the provider to preselect the account (a hint only, never trusted).
+    #[serde(default)]
+    login_hint: String,
 }
 
 /// `GET /auth/{provider}/start`: "Continue with …" on a sign-in page.
@@ -106,7 +113,8 @@ pub async fn start_sign_in(
         workspace,
         next: safe_next(&query.next),
     };
-    redirect_to_provider(&state, &ctx, provider, purpose, back).await
+    let hint = Some(query.login_hint.trim()).filter(|h| !h.is_empty());
+    redirect_to_provider(&state, &ctx, provider, purpose, back, hint).await
 }
 
 /// `GET /auth/{provider}/link`: link an account from the profile.
@@ -132,7 +140,7 @@ pub async fn start_link(
         org_id: session.org_id,
         user_id: session.user_id,
     };
-    redirect_to_provider(&state, &ctx, provider, purpose, back).await
+    redirect_to_provider(&state, &ctx, provider, purpose, back, None).await
 }
 
 /// `GET /auth/{provider}/connect`: an admin connects the organisation.
@@ -161,7 +169,7 @@ pub async fn start_connect(
         org_id: session.org_id,
         user_id: session.user_id,
     };
-    redirect_to_provider(&state, &ctx, provider, purpose, back).await
+    redirect_to_provider(&state, &ctx, provider, purpose, back, None).await
 }
 
 #[derive(Deserialize)]
@@ -245,7 +253,7 @@ async fn start_from_link(
             Err(err) => return problem(state, ctx, err, back),
         }
     };
-    redirect_to_provider(state, ctx, provider, purpose, back).await
+    redirect_to_provider(state, ctx, provider, purpose, back, None).await
 }
 
 #[derive(Deserialize)]
@@ -271,14 +279,14 @@ pub async fn callback(
         Ok(p) => p,
         Err(err) => return problem(&state, &ctx, err, generic_back),
     };
-    // Throttled per client address like password sign-in: each callback counts as an attempt
-    // until it succeeds.
+    // Throttled per client address with password sign-in's counter: an address over the limit
+    // is refused, and each failed callback counts against it.
     let ip_key = ctx
         .ip
         .as_deref()
         .map(|ip| (throttle::ip_key(ip), state.throttle.max_failures_per_ip));
     if let Some(key) = &ip_key {
-        if let Err(err) = throttle::begin_attempt(&state.db, &state.throttle, std::slice::from_ref(key)).await {
+        if let Err(err) = throttle::check(&state.db, &state.throttle, std::slice::from_ref(key)).await {
             return problem(&state, &ctx, err, generic_back);
         }
     }
@@ -296,20 +304,27 @@ pub async fn callback(
         },
     )
     .await;
+    let count_failure = || async {
+        if let Some(key) = &ip_key {
+            if let Err(err) = throttle::count_failure(&state.db, &state.throttle, std::slice::from_ref(key)).await {
+                tracing::warn!(error = %err, "could not count a failed provider sign-in");
+            }
+        }
+    };
     let (purpose, account, upstream) = match finished {
         Ok(done) => done,
-        Err(err) => return problem(&state, &ctx, err, generic_back),
+        Err(err) => {
+            count_failure().await;
+            return problem(&state, &ctx, err, generic_back);
+        }
     };
     let mut response = complete(&state, &ctx, provider, purpose, &account).await;
-    if response.status().is_redirection()
-        && !response
-            .headers()
-            .get(http::header::LOCATION)
-            .is_some_and(|l| l.as_bytes().starts_with(b"/auth/problem"))
-    {
-        if let Some(key) = &ip_key {
-            let _ = throttle::forgive(&state.db, std::slice::from_ref(key)).await;
-        }
+    let failed = response
+        .headers()
+        .get(http::header::LOCATION)
+        .is_some_and(|l| l.as_bytes().starts_with(b"/auth/problem"));
+    if failed {
+        count_failure().await;
     }
     // The callback's own time and the part spent waiting on the provider (code exchange and
     // key fetches), for bench/sso and for operators reading browser timings.

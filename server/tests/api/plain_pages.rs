@@ -28,6 +28,8 @@ async fn the_pages_people_see_before_signing_in_load_no_script_and_no_wasm() {
         ("/o/acme/login", 200),
         (invitation.as_str(), 200),
         ("/invite/not-a-real-link", 200),
+        ("/access/not-a-real-link", 200),
+        ("/auth/problem", 200),
         ("/no-such-page", 404),
     ] {
         let res = visitor.get(path).await;
@@ -54,7 +56,7 @@ async fn the_pages_people_see_before_signing_in_load_no_script_and_no_wasm() {
         // A plain page that grew an island would no longer work without its script.
         assert!(!html.contains("<leptos-island"), "{path} has an island: {html}");
         assert!(
-            html.contains("<form") || status == 404 || path.contains("not-a-real"),
+            html.contains("<form") || status == 404 || path.contains("not-a-real") || path == "/auth/problem",
             "{path}: {html}"
         );
     }

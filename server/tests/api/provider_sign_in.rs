@@ -40,12 +40,13 @@ fn provider_name(flavor: Flavor) -> &'static str {
 }
 
 /// A server configured for one fake provider, with the first workspace (Acme, admin
-/// ada@acme.test) set to `mode` for it.
+/// ada@acme.test, member mo@acme.test) set to `mode` for it.
 async fn app_with(flavor: Flavor, mode: &str, org_key: Option<&str>) -> (TestApp, FakeIdp, Browser) {
     let idp = FakeIdp::start(flavor).await;
     let app = spawn_app_with(|s| configure(s, &idp)).await;
     let admin = app.first_admin().await;
     set_mode(&app, "acme", flavor, mode, org_key).await;
+    add_member(&app, "mo@acme.test").await;
     (app, idp, admin)
 }
 
@@ -129,11 +130,11 @@ async fn add_member(app: &TestApp, email: &str) -> uuid::Uuid {
 #[tokio::test]
 async fn a_verified_account_of_the_connected_organisation_signs_in_and_is_linked_to_the_person_with_that_email() {
     let (app, idp, _admin) = app_with(Flavor::Google, "org_connected", Some("acme.test")).await;
-    idp.sign_in_as(Persona::new("110248495921238986420", "ada@acme.test").org("acme.test"));
+    idp.sign_in_as(Persona::new("110248495921238986420", "mo@acme.test").org("acme.test"));
     let browser = app.browser();
     let res = through_provider(&browser, "/auth/google/start?workspace=acme").await;
     assert_eq!(location(&res), "/", "{:?}", flash_error(&browser).await);
-    assert_eq!(browser.whoami().await.as_deref(), Some("ada@acme.test"));
+    assert_eq!(browser.whoami().await.as_deref(), Some("mo@acme.test"));
     let (tenant, subject): (String, String) = sqlx::query_as("select tenant, subject from identities")
         .fetch_one(&app.db)
         .await
@@ -155,13 +156,22 @@ async fn a_verified_account_of_the_connected_organisation_signs_in_and_is_linked
     let again = app.browser();
     let res = through_provider(&again, "/auth/google/start").await;
     assert_eq!(location(&res), "/");
-    assert_eq!(again.whoami().await.as_deref(), Some("ada@acme.test"));
+    assert_eq!(again.whoami().await.as_deref(), Some("mo@acme.test"));
+
+    // An admin is never linked by email: an administrator of the provider's directory can give
+    // any account any address. Admins link from their profile.
+    idp.sign_in_as(Persona::new("110248495921238986999", "ada@acme.test").org("acme.test"));
+    let admin_try = app.browser();
+    let res = through_provider(&admin_try, "/auth/google/start").await;
+    assert!(refused_with(&admin_try, &res)
+        .await
+        .contains("No Rollcall account is linked"));
 }
 
 #[tokio::test]
 async fn every_forged_or_broken_id_token_is_refused_with_no_session_and_no_linked_account() {
     let (app, idp, _admin) = app_with(Flavor::Google, "org_connected", Some("acme.test")).await;
-    idp.sign_in_as(Persona::new("110248495921238986420", "ada@acme.test").org("acme.test"));
+    idp.sign_in_as(Persona::new("110248495921238986420", "mo@acme.test").org("acme.test"));
     for sabotage in [
         Sabotage::BadSignature,
         Sabotage::WrongAudience,
@@ -192,7 +202,7 @@ async fn every_forged_or_broken_id_token_is_refused_with_no_session_and_no_linke
 #[tokio::test]
 async fn an_unknown_signing_key_is_fetched_once_then_refused_and_a_newly_published_one_is_accepted() {
     let (app, idp, _admin) = app_with(Flavor::Google, "org_connected", Some("acme.test")).await;
-    idp.sign_in_as(Persona::new("110248495921238986420", "ada@acme.test").org("acme.test"));
+    idp.sign_in_as(Persona::new("110248495921238986420", "mo@acme.test").org("acme.test"));
     // Discovery (at start-up, or on the first sign-in) has fetched the keys once.
     let browser = app.browser();
     idp.sabotage(Sabotage::UnknownKidPublishedLater);
@@ -221,7 +231,7 @@ async fn a_token_without_a_key_id_is_refused_when_the_provider_publishes_several
     let app = spawn_app_with(|s| configure(s, &idp)).await;
     app.first_admin().await;
     set_mode(&app, "acme", Flavor::Google, "org_connected", Some("acme.test")).await;
-    idp.sign_in_as(Persona::new("5", "ada@acme.test").org("acme.test"));
+    idp.sign_in_as(Persona::new("5", "mo@acme.test").org("acme.test"));
     let browser = app.browser();
     let res = through_provider(&browser, "/auth/google/start").await;
     assert!(refused_with(&browser, &res).await.contains("could not be verified"));
@@ -231,7 +241,7 @@ async fn a_token_without_a_key_id_is_refused_when_the_provider_publishes_several
 #[tokio::test]
 async fn a_callback_is_single_use_and_belongs_to_the_browser_that_started_it() {
     let (app, idp, _admin) = app_with(Flavor::Google, "org_connected", Some("acme.test")).await;
-    idp.sign_in_as(Persona::new("110248495921238986420", "ada@acme.test").org("acme.test"));
+    idp.sign_in_as(Persona::new("110248495921238986420", "mo@acme.test").org("acme.test"));
 
     // Replayed: the second use of one callback finds no attempt.
     let browser = app.browser();
@@ -280,18 +290,18 @@ async fn a_callback_is_single_use_and_belongs_to_the_browser_that_started_it() {
 async fn accounts_outside_the_connected_organisation_and_unverified_emails_are_not_let_in() {
     let (app, idp, _admin) = app_with(Flavor::Google, "org_connected", Some("acme.test")).await;
     // Another Workspace domain, with the right email: the signed hd decides, not the address.
-    idp.sign_in_as(Persona::new("1", "ada@acme.test").org("evil.test"));
+    idp.sign_in_as(Persona::new("1", "mo@acme.test").org("evil.test"));
     let browser = app.browser();
     let res = through_provider(&browser, "/auth/google/start").await;
     assert!(refused_with(&browser, &res)
         .await
         .contains("No Rollcall account is linked"));
     // A personal account.
-    idp.sign_in_as(Persona::new("2", "ada@acme.test").personal());
+    idp.sign_in_as(Persona::new("2", "mo@acme.test").personal());
     let res = through_provider(&browser, "/auth/google/start").await;
     refused_with(&browser, &res).await;
     // The right organisation but an unverified email: never linked by email.
-    idp.sign_in_as(Persona::new("3", "ada@acme.test").org("acme.test").unverified());
+    idp.sign_in_as(Persona::new("3", "mo@acme.test").org("acme.test").unverified());
     let res = through_provider(&browser, "/auth/google/start").await;
     assert!(refused_with(&browser, &res)
         .await
@@ -300,10 +310,10 @@ async fn accounts_outside_the_connected_organisation_and_unverified_emails_are_n
     assert_eq!(browser.whoami().await, None);
 
     // Once linked, an account whose org claim no longer matches is refused by name.
-    idp.sign_in_as(Persona::new("4", "ada@acme.test").org("acme.test"));
+    idp.sign_in_as(Persona::new("4", "mo@acme.test").org("acme.test"));
     let res = through_provider(&browser, "/auth/google/start").await;
     assert_eq!(location(&res), "/");
-    idp.sign_in_as(Persona::new("4", "ada@acme.test").org("moved.test"));
+    idp.sign_in_as(Persona::new("4", "mo@acme.test").org("moved.test"));
     let other = app.browser();
     let res = through_provider(&other, "/auth/google/start").await;
     let message = refused_with(&other, &res).await;
@@ -318,27 +328,27 @@ async fn microsoft_checks_the_tenant_template_refuses_consumer_accounts_and_neve
     let (app, idp, _admin) = app_with(Flavor::Microsoft, "org_connected", Some(TENANT)).await;
     let oid = "00000000-0000-0000-0000-0000000000a1";
     // Entra's email claim without xms_edov is not a verified email (nOAuth): no link by email.
-    idp.sign_in_as(Persona::new(oid, "ada@acme.test").org(TENANT).verification_unknown());
+    idp.sign_in_as(Persona::new(oid, "mo@acme.test").org(TENANT).verification_unknown());
     let browser = app.browser();
     let res = through_provider(&browser, "/auth/microsoft/start").await;
     assert!(refused_with(&browser, &res)
         .await
         .contains("No Rollcall account is linked"));
     // The issuer's tenant differs from the tid claim.
-    idp.sign_in_as(Persona::new(oid, "ada@acme.test").org(TENANT));
+    idp.sign_in_as(Persona::new(oid, "mo@acme.test").org(TENANT));
     idp.sabotage(Sabotage::MicrosoftIssuerTenantMismatch);
     let res = through_provider(&browser, "/auth/microsoft/start").await;
     assert!(refused_with(&browser, &res).await.contains("could not be verified"));
     idp.clear_sabotage();
     // Another tenant, and the consumer tenant.
     for tenant in [OTHER_TENANT, CONSUMER_TENANT] {
-        idp.sign_in_as(Persona::new(oid, "ada@acme.test").org(tenant));
+        idp.sign_in_as(Persona::new(oid, "mo@acme.test").org(tenant));
         let res = through_provider(&browser, "/auth/microsoft/start").await;
         refused_with(&browser, &res).await;
     }
     assert_eq!(identities(&app).await, 0);
     // The connected tenant with a verified email links (tid, oid).
-    idp.sign_in_as(Persona::new(oid, "ada@acme.test").org(TENANT));
+    idp.sign_in_as(Persona::new(oid, "mo@acme.test").org(TENANT));
     let res = through_provider(&browser, "/auth/microsoft/start").await;
     assert_eq!(location(&res), "/", "{}", flash_error(&browser).await);
     let (tenant, subject): (String, String) = sqlx::query_as("select tenant, subject from identities")
@@ -351,7 +361,7 @@ async fn microsoft_checks_the_tenant_template_refuses_consumer_accounts_and_neve
 #[tokio::test]
 async fn slack_errors_sent_as_http_200_and_other_teams_are_refused_clearly() {
     let (app, idp, _admin) = app_with(Flavor::Slack, "org_connected", Some("T0ACME")).await;
-    idp.sign_in_as(Persona::new("U0ADA", "ada@acme.test").org("T0ACME"));
+    idp.sign_in_as(Persona::new("U0ADA", "mo@acme.test").org("T0ACME"));
     idp.sabotage(Sabotage::TokenEndpointError);
     let browser = app.browser();
     let res = through_provider(&browser, "/auth/slack/start").await;
@@ -359,10 +369,10 @@ async fn slack_errors_sent_as_http_200_and_other_teams_are_refused_clearly() {
         .await
         .contains("Slack did not confirm this sign-in"));
     idp.clear_sabotage();
-    idp.sign_in_as(Persona::new("U0ADA", "ada@acme.test").org("T0OTHER"));
+    idp.sign_in_as(Persona::new("U0ADA", "mo@acme.test").org("T0OTHER"));
     let res = through_provider(&browser, "/auth/slack/start").await;
     refused_with(&browser, &res).await;
-    idp.sign_in_as(Persona::new("U0ADA", "ada@acme.test").org("T0ACME"));
+    idp.sign_in_as(Persona::new("U0ADA", "mo@acme.test").org("T0ACME"));
     let res = through_provider(&browser, "/auth/slack/start").await;
     assert_eq!(location(&res), "/");
     // Cancelling at the provider is said plainly.
@@ -377,7 +387,7 @@ async fn a_person_of_another_workspace_cannot_use_their_link_to_enter_this_one_a
 {
     let (app, idp, _admin) = app_with(Flavor::Google, "sso_only", None).await;
     // Linked in Acme only.
-    let member = add_member(&app, "mo@acme.test").await;
+    let member = app.user_id("mo@acme.test").await;
     let org_id = app.org_id("acme").await;
     sqlx::query(
         "insert into identities (org_id, user_id, provider, tenant, subject) values ($1, $2, 'google', '', '42')",
@@ -424,7 +434,8 @@ async fn a_sign_in_started_on_one_server_completes_on_another() {
     .await;
     first.first_admin().await;
     set_mode(&first, "acme", Flavor::Google, "org_connected", Some("acme.test")).await;
-    idp.sign_in_as(Persona::new("7", "ada@acme.test").org("acme.test"));
+    add_member(&first, "mo@acme.test").await;
+    idp.sign_in_as(Persona::new("7", "mo@acme.test").org("acme.test"));
     let browser = first.browser();
     let started = browser.get("/auth/google/start").await;
     let callback = authorize(&location(&started)).await;
@@ -438,7 +449,7 @@ async fn a_sign_in_started_on_one_server_completes_on_another() {
         .unwrap();
     assert_eq!(location(&res), "/");
     let who = call_with_cookie(&first.address, &session_cookie(&res), "whoami", &[]).await;
-    assert!(who.contains("ada@acme.test"), "{who}");
+    assert!(who.contains("mo@acme.test"), "{who}");
 }
 
 #[tokio::test]
@@ -457,7 +468,7 @@ async fn linking_from_the_profile_follows_the_mode_and_nobody_can_unlink_their_l
     idp.sign_in_as(Persona::new("9", "ada.private@gmail.test").personal());
     let res = through_provider(&admin, "/auth/google/link").await;
     assert!(refused_with(&admin, &res).await.contains("personal Google account"));
-    idp.sign_in_as(Persona::new("9", "ada@acme.test").org("acme.test"));
+    idp.sign_in_as(Persona::new("9", "mo@acme.test").org("acme.test"));
     let res = through_provider(&admin, "/auth/google/link").await;
     assert_eq!(location(&res), "/profile?linked=google");
     assert_eq!(identities(&app).await, 1);
@@ -476,7 +487,7 @@ async fn linking_from_the_profile_follows_the_mode_and_nobody_can_unlink_their_l
 #[tokio::test]
 async fn disabling_a_provider_unlinks_everyone_ends_its_sessions_and_sends_a_single_use_way_back_in() {
     let (app, idp, admin) = app_with(Flavor::Slack, "sso_only", None).await;
-    let member = add_member(&app, "mo@acme.test").await;
+    let member = app.user_id("mo@acme.test").await;
     let org_id = app.org_id("acme").await;
     sqlx::query(
         "insert into identities (org_id, user_id, provider, tenant, subject) values ($1, $2, 'slack', 'T1', 'U1')",
@@ -590,4 +601,85 @@ async fn a_provider_with_no_client_is_not_offered_and_its_links_say_so() {
     assert!(refused_with(&browser, &res)
         .await
         .contains("not available on this server"));
+}
+
+#[tokio::test]
+async fn under_require_sso_an_access_link_offers_only_providers_and_turning_it_on_signs_members_out_of_password_sessions(
+) {
+    let (app, idp, admin) = app_with(Flavor::Google, "sso_only", None).await;
+    sqlx::query("update users set password_hash = (select password_hash from users where email = 'ada@acme.test') where email = 'mo@acme.test'")
+        .execute(&app.db)
+        .await
+        .unwrap();
+    let mo = app.browser();
+    assert_eq!(location(&mo.sign_in("mo@acme.test", PASSWORD).await), "/");
+    let res = admin.form("/integrations/require-sso", &[("on", "true")]).await;
+    assert_eq!(location(&res), "/integrations");
+    assert_eq!(
+        mo.whoami().await,
+        None,
+        "a member's password session outlived Require SSO"
+    );
+    assert!(admin.whoami().await.is_some(), "the admin's password session ended");
+
+    // Mo, linked with Google only, loses it when Google is disabled: no password counts for a
+    // member under Require SSO, so Mo is among those with no other way in.
+    let member = app.user_id("mo@acme.test").await;
+    let org_id = app.org_id("acme").await;
+    sqlx::query(
+        "insert into identities (org_id, user_id, provider, tenant, subject) values ($1, $2, 'google', '', 'g-mo')",
+    )
+    .bind(org_id)
+    .bind(member)
+    .execute(&app.db)
+    .await
+    .unwrap();
+    sqlx::query("insert into integrations (org_id, provider, mode) values ($1, 'slack', 'sso_only')")
+        .bind(org_id)
+        .execute(&app.db)
+        .await
+        .unwrap();
+    let impact: serde_json::Value = admin.call_json("disable_preview", &[("provider", "google")]).await;
+    assert_eq!(
+        (impact["no_other_way"].as_i64(), impact["with_password"].as_i64()),
+        (Some(1), Some(0))
+    );
+    admin
+        .form("/integrations/google/disable", &[("confirm", "disable")])
+        .await;
+    let (link_id,): (uuid::Uuid,) = sqlx::query_as("select id from access_links")
+        .fetch_one(&app.db)
+        .await
+        .unwrap();
+    let nonce: Vec<u8> = sqlx::query_scalar("select nonce from access_links")
+        .fetch_one(&app.db)
+        .await
+        .unwrap();
+    let key =
+        identity::secrets::SecretKey::from_hex(&std::fs::read_to_string(cluster_dir().join("secret.key")).unwrap())
+            .unwrap();
+    let token = identity::access_links::token_for(&key, link_id, &nonce);
+    let res = mo
+        .form(
+            "/auth/access",
+            &[("token", &token), ("password", "a new password for mo")],
+        )
+        .await;
+    assert_eq!(location(&res), format!("/access/{token}"));
+    assert!(flash_error(&mo).await.contains("requires single sign-on"));
+    drop(idp);
+}
+
+#[tokio::test]
+async fn disabling_the_last_provider_turns_require_sso_off_so_members_keep_a_way_in() {
+    let (app, _idp, admin) = app_with(Flavor::Google, "sso_only", None).await;
+    admin.form("/integrations/require-sso", &[("on", "true")]).await;
+    admin
+        .form("/integrations/google/disable", &[("confirm", "disable")])
+        .await;
+    let on: bool = sqlx::query_scalar("select require_sso from orgs")
+        .fetch_one(&app.db)
+        .await
+        .unwrap();
+    assert!(!on);
 }

@@ -213,11 +213,11 @@ fn unavailable(provider: Provider, err: &UpstreamError) -> Error {
     ))
 }
 
-/// A started sign-in: where to send the browser, and the browser's binding cookie (new if it
-/// had none).
+/// A started sign-in: where to send the browser, and the browser's binding cookie (set again at
+/// every start, so it outlives the newest attempt).
 pub struct Started {
     pub authorization_url: String,
-    pub browser_secret: Option<Secret>,
+    pub browser_secret: Secret,
 }
 
 /// Starts a provider sign-in for `purpose`. `browser` is the binding cookie the browser already
@@ -264,13 +264,13 @@ pub async fn start(
     }
     let (url, _, _) = request.url();
 
-    let (browser_digest, browser_secret) = match browser.filter(|b| b.len() == 64) {
-        Some(existing) => (token::digest(existing), None),
-        None => {
-            let fresh = Secret::generate();
-            (fresh.digest(), Some(fresh))
-        }
+    // The browser's binding cookie: kept (several tabs may have sign-ins in flight) when it is
+    // one of ours in form, else a new one.
+    let browser_secret = match browser.filter(|b| b.len() == 64 && b.bytes().all(|c| c.is_ascii_hexdigit())) {
+        Some(existing) => Secret::from_existing(existing),
+        None => Secret::generate(),
     };
+    let browser_digest = browser_secret.digest();
     sqlx::query(
         "insert into oidc_attempts (state_hash, browser_hash, provider, purpose, nonce, pkce_verifier, expires_at)
          values ($1, $2, $3, $4, $5, $6, $7)",
@@ -353,7 +353,9 @@ pub async fn finish(
             error,
             "access_denied" | "consent_required" | "interaction_required" | "login_required"
         );
-        tracing::info!(provider = %provider, error, description = callback.error_description.unwrap_or(""), "the provider sent back an error");
+        let description: String = callback.error_description.unwrap_or("").chars().take(200).collect();
+        let error_logged: String = error.chars().take(60).collect();
+        tracing::info!(provider = %provider, error = error_logged, description, "the provider sent back an error");
         return Err(Error::Forbidden(if cancelled {
             format!(
                 "The sign-in was cancelled or not allowed at {}. Nothing was changed. Start again if you meant to sign in.",
@@ -493,10 +495,8 @@ async fn exchange_code(
 /// Deletes attempts that expired (housekeeping).
 #[tracing::instrument(skip_all)]
 pub async fn purge_expired(db: &Db) -> Result<u64> {
-    Ok(
-        sqlx::query("delete from oidc_attempts where expires_at < now() - interval '1 hour'")
-            .execute(db)
-            .await?
-            .rows_affected(),
-    )
+    Ok(sqlx::query("delete from oidc_attempts where expires_at < now()")
+        .execute(db)
+        .await?
+        .rows_affected())
 }

@@ -144,7 +144,7 @@ pub fn verify(
             // Microsoft's multi-tenant rule: the token's tenant, put into the published
             // template, must give exactly the token's issuer.
             let expected = metadata.issuer.trim_end_matches('/').replace("{tenantid}", &tid);
-            if !iss.eq_ignore_ascii_case(&expected) || !metadata.issuer.contains("{tenantid}") {
+            if claims.issuer().as_str() != expected || !metadata.issuer.contains("{tenantid}") {
                 return Err(Refusal::Invalid(format!("iss {iss} does not match tenant {tid}")));
             }
             let oid = extra.oid.as_deref().unwrap_or_default().to_ascii_lowercase();
