@@ -197,6 +197,11 @@ async fn every_forged_or_broken_id_token_is_refused_with_no_session_and_no_linke
         assert_eq!(browser.whoami().await, None, "{sabotage:?} signed someone in");
         assert_eq!(identities(&app).await, 0, "{sabotage:?} linked an account");
     }
+    // Google's documented legacy issuer spelling is accepted.
+    idp.sabotage(Sabotage::LegacyGoogleIssuer);
+    let browser = app.browser();
+    let res = through_provider(&browser, "/auth/google/start").await;
+    assert_eq!(location(&res), "/", "{}", flash_error(&browser).await);
 }
 
 #[tokio::test]

@@ -57,7 +57,14 @@ pub fn verify(
     raw: &str,
     nonce: &str,
 ) -> Result<VerifiedAccount, Refusal> {
-    let token: ProviderIdToken = raw
+    // Google's legacy issuer spelling: its signature checked here, its claims below on a copy.
+    let legacy_copy = match settings.provider {
+        Provider::Google => google_legacy_copy(settings, keys, raw)?,
+        _ => None,
+    };
+    let token: ProviderIdToken = legacy_copy
+        .as_deref()
+        .unwrap_or(raw)
         .parse()
         .map_err(|e| Refusal::Invalid(format!("the ID token could not be read ({e})")))?;
     let now = Utc::now();
@@ -80,6 +87,12 @@ pub fn verify(
             Ok(())
         }
     });
+    // The copy's signature no longer matches its payload; the original's was checked.
+    let verifier = if legacy_copy.is_some() {
+        verifier.insecure_disable_signature_check()
+    } else {
+        verifier
+    };
     let expected_nonce = Nonce::new(nonce.to_owned());
     let claims = match token.claims(&verifier, &expected_nonce) {
         Ok(claims) => claims,
@@ -185,4 +198,59 @@ pub fn verify(
         }
     };
     Ok(account)
+}
+
+/// Google documents that its ID tokens may carry the scheme-less legacy issuer
+/// `accounts.google.com`, which `openidconnect` cannot read (it parses `iss` as a URL). For such
+/// a token this checks the signature of the token as sent (RS256, with the provider's key named
+/// by `kid`, or its only key), then returns a copy whose `iss` is the published issuer, for
+/// `openidconnect` to check every other claim with its signature check off. `None`: not a legacy
+/// token, verified the usual way.
+fn google_legacy_copy(settings: &ProviderSettings, keys: &Keys, raw: &str) -> Result<Option<String>, Refusal> {
+    use base64::engine::general_purpose::URL_SAFE_NO_PAD;
+    use base64::Engine;
+    use openidconnect::JsonWebKey;
+    let base = settings.issuer.trim_end_matches('/');
+    let legacy = base.split_once("://").map(|(_, rest)| rest).unwrap_or(base);
+    let parts: Vec<&str> = raw.split('.').collect();
+    let [header, payload, signature] = parts[..] else {
+        return Ok(None);
+    };
+    let decode =
+        |part: &str| -> Option<serde_json::Value> { serde_json::from_slice(&URL_SAFE_NO_PAD.decode(part).ok()?).ok() };
+    let Some(mut claims) = decode(payload) else {
+        return Ok(None);
+    };
+    if claims.get("iss").and_then(|i| i.as_str()) != Some(legacy) {
+        return Ok(None);
+    }
+    let header = decode(header).ok_or_else(|| Refusal::Invalid("unreadable header".into()))?;
+    if header.get("alg").and_then(|a| a.as_str()) != Some("RS256") {
+        return Err(Refusal::Invalid("a legacy-issuer token not signed with RS256".into()));
+    }
+    let kid = header.get("kid").and_then(|k| k.as_str());
+    let candidates: Vec<_> = keys
+        .set
+        .keys()
+        .iter()
+        .filter(|k| kid.is_none() || k.key_id().map(|id| id.as_str()) == kid)
+        .collect();
+    let key = match candidates[..] {
+        [] => return Err(Refusal::UnknownKey),
+        [key] => key,
+        _ => return Err(Refusal::Invalid("several keys and no kid".into())),
+    };
+    let signature = URL_SAFE_NO_PAD
+        .decode(signature)
+        .map_err(|_| Refusal::Invalid("unreadable signature".into()))?;
+    let signed = raw.len() - parts[2].len() - 1;
+    key.verify_signature(
+        &CoreJwsSigningAlgorithm::RsaSsaPkcs1V15Sha256,
+        &raw.as_bytes()[..signed],
+        &signature,
+    )
+    .map_err(|e| Refusal::Invalid(format!("bad signature ({e})")))?;
+    claims["iss"] = serde_json::Value::String(base.to_owned());
+    let copy = URL_SAFE_NO_PAD.encode(serde_json::to_vec(&claims).map_err(|e| Refusal::Invalid(e.to_string()))?);
+    Ok(Some(format!("{}.{copy}.{}", parts[0], parts[2])))
 }
