@@ -31,6 +31,41 @@ pub struct Metadata {
 #[derive(Debug, Clone)]
 pub(super) struct Keys {
     pub set: CoreJsonWebKeySet,
+    /// The set's RSA signing keys as raw modulus and exponent, for `verify`'s signature check.
+    pub rsa: Vec<RsaKey>,
+}
+
+#[derive(Debug, Clone)]
+pub(super) struct RsaKey {
+    pub kid: Option<String>,
+    /// Entra publishes which issuer each key signs for (a `{tenantid}` template, or one tenant).
+    pub issuer: Option<String>,
+    pub n: Vec<u8>,
+    pub e: Vec<u8>,
+}
+
+/// The RSA keys of a JWKS document meant for signatures (`use` absent or `sig`).
+fn rsa_keys(body: &serde_json::Value) -> Vec<RsaKey> {
+    use base64::engine::general_purpose::URL_SAFE_NO_PAD;
+    use base64::Engine;
+    let keys = body.get("keys").and_then(|k| k.as_array()).cloned().unwrap_or_default();
+    keys.iter()
+        .filter(|k| k.get("kty").and_then(|t| t.as_str()) == Some("RSA"))
+        .filter(|k| k.get("use").and_then(|u| u.as_str()).is_none_or(|u| u == "sig"))
+        .filter_map(|k| {
+            let field = |name: &str| {
+                URL_SAFE_NO_PAD
+                    .decode(k.get(name)?.as_str()?.trim_end_matches('='))
+                    .ok()
+            };
+            Some(RsaKey {
+                kid: k.get("kid").and_then(|i| i.as_str()).map(str::to_owned),
+                issuer: k.get("issuer").and_then(|i| i.as_str()).map(str::to_owned),
+                n: field("n")?,
+                e: field("e")?,
+            })
+        })
+        .collect()
 }
 
 #[derive(Default)]
@@ -184,9 +219,10 @@ async fn fetch(http: &reqwest::Client, settings: &ProviderSettings) -> Result<(M
 
 async fn fetch_keys(http: &reqwest::Client, jwks_uri: &str) -> Result<Keys, UpstreamError> {
     let body = get_json(http, jwks_uri).await?;
+    let rsa = rsa_keys(&body);
     let set: CoreJsonWebKeySet = serde_json::from_value(body)
         .map_err(|e| UpstreamError::Misconfigured(format!("the signing keys at {jwks_uri} are not valid ({e})")))?;
-    Ok(Keys { set })
+    Ok(Keys { set, rsa })
 }
 
 async fn get_json(http: &reqwest::Client, url: &str) -> Result<serde_json::Value, UpstreamError> {
