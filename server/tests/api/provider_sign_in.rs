@@ -688,3 +688,67 @@ async fn disabling_the_last_provider_turns_require_sso_off_so_members_keep_a_way
         .unwrap();
     assert!(!on);
 }
+
+#[tokio::test]
+async fn an_account_linked_in_two_workspaces_asks_which_one_and_reveals_nothing_before_the_provider_proved_it() {
+    let (app, idp, _admin) = app_with(Flavor::Google, "sso_only", None).await;
+    let globex = uuid::Uuid::new_v4();
+    sqlx::query("insert into orgs (id, slug, name) values ($1, 'globex', 'Globex')")
+        .bind(globex)
+        .execute(&app.db)
+        .await
+        .unwrap();
+    set_mode(&app, "globex", Flavor::Google, "sso_only", None).await;
+    let acme = app.org_id("acme").await;
+    let mo_in_acme = app.user_id("mo@acme.test").await;
+    let mo_in_globex = uuid::Uuid::new_v4();
+    sqlx::query(
+        "insert into users (org_id, id, email, role, status, source) values ($1, $2, 'mo@globex.test', 'member', 'active', 'manual')",
+    )
+    .bind(globex)
+    .bind(mo_in_globex)
+    .execute(&app.db)
+    .await
+    .unwrap();
+    for (org, user) in [(acme, mo_in_acme), (globex, mo_in_globex)] {
+        sqlx::query(
+            "insert into identities (org_id, user_id, provider, tenant, subject) values ($1, $2, 'google', '', 'g-mo')",
+        )
+        .bind(org)
+        .bind(user)
+        .execute(&app.db)
+        .await
+        .unwrap();
+    }
+    // The generic page offers the provider without knowing anyone's workspaces.
+    let page = app.browser().get("/login").await.text().await.unwrap();
+    assert!(
+        page.contains("Continue with Google") && !page.contains("Globex"),
+        "{page}"
+    );
+
+    idp.sign_in_as(Persona::new("g-mo", "mo@acme.test"));
+    let browser = app.browser();
+    let res = through_provider(&browser, "/auth/google/start").await;
+    assert_eq!(location(&res), "/login/workspace");
+    let choices: serde_json::Value = browser.call_json("pending_workspaces", &[]).await;
+    let names: Vec<&str> = choices
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|c| c["name"].as_str().unwrap())
+        .collect();
+    assert_eq!(names, ["Acme", "Globex"]);
+    let res = browser.form("/auth/login/workspace", &[("workspace", "globex")]).await;
+    assert_eq!(location(&res), "/");
+    assert_eq!(browser.whoami().await.as_deref(), Some("mo@globex.test"));
+    let method: String = sqlx::query_scalar("select method from sessions where user_id = $1")
+        .bind(mo_in_globex)
+        .fetch_one(&app.db)
+        .await
+        .unwrap();
+    assert_eq!(
+        method, "google",
+        "the chosen session records the provider it came through"
+    );
+}
