@@ -7,6 +7,7 @@ import {
   invite,
   newWorkspace,
   rollcall,
+  screenshotPath,
   signIn,
   signInAsAdmin,
   test,
@@ -42,8 +43,9 @@ test('an admin turns on Google as SSO only, links a personal account from the pr
   await expect(google.getByText('/auth/google/callback')).toBeVisible();
   await expectAccessible(page);
   await google.getByRole('button', { name: 'Use SSO only' }).click();
-  await expect(page.getByRole('status').filter({ hasText: 'Google sign-in is now sso only' })).toBeVisible();
+  await expect(page.getByRole('status').filter({ hasText: 'Google sign-in is set to SSO only' })).toBeVisible();
   await expect(google.getByText('SSO only').first()).toBeVisible();
+  await page.screenshot({ path: screenshotPath('integrations.png'), fullPage: true });
 
   await page.goto('/profile');
   const accounts = page.getByRole('region', { name: 'Connected accounts' });
@@ -58,6 +60,7 @@ test('an admin turns on Google as SSO only, links a personal account from the pr
   await signOut(page);
   await page.goto(`/o/${workspace.slug}/login`);
   await expectAccessible(page);
+  await page.screenshot({ path: screenshotPath('sign-in-with-providers.png') });
   await page.getByRole('link', { name: 'Continue with Google' }).click();
   await signInAtProvider(page, personal);
   await expect(page).toHaveURL(/\/users$/);

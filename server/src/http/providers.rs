@@ -486,11 +486,7 @@ pub async fn set_mode(
             .filter(|m| *m != Mode::Off)
             .ok_or_else(|| identity::Error::invalid("mode", "Choose SSO only or Organisation connected."))?;
         identity::integrations::set_mode(&state.db, &state.secret_key, &actor, provider, mode, None).await?;
-        Ok(format!(
-            "{} sign-in is now {}.",
-            provider.label(),
-            mode.label().to_lowercase()
-        ))
+        Ok(format!("{} sign-in is set to {}.", provider.label(), mode.label()))
     }
     .await;
     back_with(&state, "/integrations", result, &ctx)
