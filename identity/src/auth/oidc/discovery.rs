@@ -2,7 +2,8 @@
 //! app server keeps its own copy: they need not agree, since each is only ever a copy of what
 //! the provider publishes. Keys are refetched when a token names a key we do not have, at most
 //! once per [`JWKS_REFETCH_INTERVAL`], so a stream of bad tokens cannot make us hammer the
-//! provider.
+//! provider; and when older than an hour, so a key the provider withdrew stops being trusted.
+//! Keys are fetched outside the cache's lock: sign-ins with the keys we have never wait on one.
 
 use super::{ProviderSettings, UpstreamError};
 use crate::providers::Provider;
@@ -14,6 +15,8 @@ use tokio::sync::Mutex;
 
 /// Least time between two key refetches caused by unknown key ids.
 pub const JWKS_REFETCH_INTERVAL: Duration = Duration::from_secs(10);
+/// Signing keys older than this are fetched again when next used.
+const KEYS_MAX_AGE: Duration = Duration::from_secs(60 * 60);
 /// A failed discovery is retried on the next sign-in after this long.
 const DISCOVERY_RETRY: Duration = Duration::from_secs(15);
 
@@ -72,6 +75,7 @@ fn rsa_keys(body: &serde_json::Value) -> Vec<RsaKey> {
 struct Cached {
     metadata: Option<Arc<Metadata>>,
     keys: Option<Arc<Keys>>,
+    keys_fetched_at: Option<Instant>,
     last_failure: Option<(Instant, String)>,
     last_refetch: Option<Instant>,
 }
@@ -95,7 +99,23 @@ impl Discovered {
         http: &reqwest::Client,
         settings: &ProviderSettings,
     ) -> Result<(Arc<Metadata>, Arc<Keys>), UpstreamError> {
+        let (metadata, keys, stale) = {
+            let cache = self.cache.lock().await;
+            let stale = cache.keys_fetched_at.is_some_and(|at| at.elapsed() > KEYS_MAX_AGE);
+            (cache.metadata.clone(), cache.keys.clone(), stale)
+        };
+        if let (Some(m), Some(k)) = (metadata, keys) {
+            if stale {
+                // Keys a provider has since withdrawn (rotated out, revoked) stop being trusted
+                // within the hour; a failed refresh keeps the ones we have.
+                if let Some(fresh) = self.refresh_keys(http, &m.jwks_uri).await {
+                    return Ok((m, fresh));
+                }
+            }
+            return Ok((m, k));
+        }
         let mut cache = self.cache.lock().await;
+        // Another sign-in may have discovered the provider while this one waited for the lock.
         if let (Some(m), Some(k)) = (&cache.metadata, &cache.keys) {
             return Ok((m.clone(), k.clone()));
         }
@@ -109,6 +129,7 @@ impl Discovered {
                 let (m, k) = (Arc::new(metadata), Arc::new(keys));
                 cache.metadata = Some(m.clone());
                 cache.keys = Some(k.clone());
+                cache.keys_fetched_at = Some(Instant::now());
                 cache.last_failure = None;
                 Ok((m, k))
             }
@@ -122,23 +143,52 @@ impl Discovered {
     /// Fetches the keys again after a token named a key we lack. `None` when a refetch happened
     /// too recently (the token is then refused).
     pub async fn refetch_keys(&self, http: &reqwest::Client) -> Option<Arc<Keys>> {
-        let mut cache = self.cache.lock().await;
-        if cache
-            .last_refetch
-            .is_some_and(|at| at.elapsed() < JWKS_REFETCH_INTERVAL)
-        {
-            return None;
-        }
-        cache.last_refetch = Some(Instant::now());
-        let jwks_uri = cache.metadata.as_ref()?.jwks_uri.clone();
+        let jwks_uri = {
+            let mut cache = self.cache.lock().await;
+            if cache
+                .last_refetch
+                .is_some_and(|at| at.elapsed() < JWKS_REFETCH_INTERVAL)
+            {
+                return None;
+            }
+            cache.last_refetch = Some(Instant::now());
+            cache.metadata.as_ref()?.jwks_uri.clone()
+        };
+        // Fetched without the lock: sign-ins with keys we have go on meanwhile.
         match fetch_keys(http, &jwks_uri).await {
             Ok(keys) => {
                 let keys = Arc::new(keys);
+                let mut cache = self.cache.lock().await;
                 cache.keys = Some(keys.clone());
+                cache.keys_fetched_at = Some(Instant::now());
                 Some(keys)
             }
             Err(err) => {
                 tracing::warn!(error = %err, "could not refetch a provider's signing keys");
+                None
+            }
+        }
+    }
+
+    /// Fetches the keys again because they are old (see [`KEYS_MAX_AGE`]), outside the lock;
+    /// `None` on failure (the old keys stay).
+    async fn refresh_keys(&self, http: &reqwest::Client, jwks_uri: &str) -> Option<Arc<Keys>> {
+        {
+            // One refresh at a time: the others go on with the keys they have.
+            let mut cache = self.cache.lock().await;
+            if cache.keys_fetched_at.is_some_and(|at| at.elapsed() <= KEYS_MAX_AGE) {
+                return cache.keys.clone();
+            }
+            cache.keys_fetched_at = Some(Instant::now());
+        }
+        match fetch_keys(http, jwks_uri).await {
+            Ok(keys) => {
+                let keys = Arc::new(keys);
+                self.cache.lock().await.keys = Some(keys.clone());
+                Some(keys)
+            }
+            Err(err) => {
+                tracing::warn!(error = %err, "could not refresh a provider's signing keys");
                 None
             }
         }
