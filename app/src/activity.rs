@@ -79,7 +79,50 @@ pub fn summarise(action: &str, details: &serde_json::Value) -> String {
         "invite.accepted" => "accepted an invitation".to_owned(),
         "mail.retried" => format!("retried a mail to {}", text("recipient")),
         "settings.invite_expiry" => "changed how long invitations last".to_owned(),
+        "integration.mode_changed" => format!(
+            "set {} sign-in to {}",
+            provider_label(&text("provider")),
+            match text("to").as_str() {
+                "sso_only" => "SSO only",
+                "org_connected" => "Organisation connected",
+                _ => "Off",
+            }
+        ),
+        "integration.connected" => format!(
+            "connected {} organisation {}",
+            provider_label(&text("provider")),
+            text("org_key")
+        ),
+        "integration.disabled" => {
+            let n = |key: &str| details.get(key).and_then(|v| v.as_i64()).unwrap_or(0);
+            format!(
+                "disabled {} sign-in: {} unlinked, {} with no other way in sent a link, {} sessions ended",
+                provider_label(&text("provider")),
+                n("unlinked"),
+                n("links_sent"),
+                n("sessions_ended")
+            )
+        }
+        "integration.require_sso" => {
+            if details.get("on").and_then(|v| v.as_bool()) == Some(true) {
+                "required SSO for members".to_owned()
+            } else {
+                "stopped requiring SSO for members".to_owned()
+            }
+        }
+        "identity.linked" => format!("linked a {} account", provider_label(&text("provider"))),
+        "identity.unlinked" => format!("unlinked a {} account", provider_label(&text("provider"))),
+        "access_link.password_set" => "set a password with a one-time link".to_owned(),
         other => other.replace(['.', '_'], " "),
+    }
+}
+
+fn provider_label(id: &str) -> &str {
+    match id {
+        "google" => "Google",
+        "microsoft" => "Microsoft",
+        "slack" => "Slack",
+        other => other,
     }
 }
 
@@ -143,5 +186,31 @@ fn EventRow(event: ActivityEvent) -> impl IntoView {
             <td>{target}</td>
             <td class="muted">{event.ip.unwrap_or_else(|| "—".into())}</td>
         </tr>
+    }
+}
+
+#[cfg(test)]
+mod summaries {
+    use super::summarise;
+    use serde_json::json;
+
+    #[test]
+    fn disabling_a_provider_reads_with_its_counts() {
+        let details = json!({"provider": "slack", "unlinked": 3, "links_sent": 2, "sessions_ended": 4});
+        assert_eq!(
+            summarise("integration.disabled", &details),
+            "disabled Slack sign-in: 3 unlinked, 2 with no other way in sent a link, 4 sessions ended"
+        );
+        assert_eq!(
+            summarise(
+                "integration.mode_changed",
+                &json!({"provider": "google", "to": "org_connected"})
+            ),
+            "set Google sign-in to Organisation connected"
+        );
+        assert_eq!(
+            summarise("identity.linked", &json!({"provider": "microsoft"})),
+            "linked a Microsoft account"
+        );
     }
 }

@@ -329,13 +329,21 @@ pub async fn unlink(db: &Db, actor: &Actor, user_id: Uuid, provider: Provider) -
     .await?;
     let password_counts = has_password && !sso_required;
     if others == 0 && !password_counts {
+        let own = actor.user_id == Some(user_id);
         return Err(Error::conflict(
             "provider",
-            format!(
-                "{} is your only way to sign in. Link another account{} first.",
-                provider.label(),
-                if sso_required { "" } else { " or set a password" }
-            ),
+            if own {
+                format!(
+                    "{} is your only way to sign in. Link another account{} first.",
+                    provider.label(),
+                    if sso_required { "" } else { " or set a password" }
+                )
+            } else {
+                format!(
+                    "{} is this person's only way to sign in, so it stays linked. To shut them out, deactivate them instead.",
+                    provider.label()
+                )
+            },
         ));
     }
     let removed = sqlx::query("delete from identities where org_id = $1 and user_id = $2 and provider = $3")

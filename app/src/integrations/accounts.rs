@@ -143,3 +143,71 @@ fn AccountItem(row: AccountRow) -> impl IntoView {
         </li>
     }
 }
+
+/// A person's linked accounts as an admin sees them on the person's page.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct LinkedForAdmin {
+    pub rows: Vec<AccountRow>,
+    pub flash: Option<Flash>,
+}
+
+#[server(endpoint = "user_linked_accounts")]
+#[cfg_attr(feature = "ssr", tracing::instrument(name = "user_linked_accounts", skip_all))]
+pub async fn user_linked_accounts(user_id: uuid::Uuid) -> Result<LinkedForAdmin, AppError> {
+    let caller = crate::ssr::admin().await?;
+    let linked = identity::identities::list_for_user(&caller.state.db, caller.user.org_id, user_id)
+        .await
+        .map_err(|e| caller.fail(e))?;
+    let rows = linked
+        .into_iter()
+        .map(|a| AccountRow {
+            id: a.provider.0.as_str().into(),
+            label: a.provider.0.label().into(),
+            available: true,
+            org_connected: false,
+            linked_email: Some(a.email.unwrap_or_else(|| "linked".into())),
+            linked_at: Some(a.linked_at),
+            last_way_in: false,
+        })
+        .collect();
+    Ok(LinkedForAdmin {
+        rows,
+        flash: crate::session::take_flash().await?,
+    })
+}
+
+/// "Connected accounts" on a person's page: what they linked, and an admin's unlink (for an
+/// account that is not theirs any more).
+#[component]
+pub fn LinkedAccountsForAdmin(user_id: uuid::Uuid) -> impl IntoView {
+    view! {
+        <section class="panel narrow" aria-labelledby="linked-heading">
+            <h2 id="linked-heading">"Connected accounts"</h2>
+            {crate::loading::load(user_linked_accounts(user_id), move |linked| view! {
+                <FlashMessage flash=linked.flash/>
+                {if linked.rows.is_empty() {
+                    view! { <p class="muted">"No Google, Microsoft or Slack account linked."</p> }.into_any()
+                } else {
+                    view! {
+                        <ul class="account-list" role="list">
+                            {linked.rows.into_iter().map(|row| {
+                                let status = match (&row.linked_email, &row.linked_at) {
+                                    (Some(email), Some(at)) => format!("{email}, linked {}", format::timestamp(at)),
+                                    _ => String::new(),
+                                };
+                                view! {
+                                    <li class="account-item">
+                                        <div><strong>{row.label.clone()}</strong><p class="muted">{status}</p></div>
+                                        <form method="post" action=format!("/users/{user_id}/accounts/{}/unlink", row.id)>
+                                            <button type="submit" class="button danger-outline" aria-label=format!("Unlink {}", row.label)>"Unlink"</button>
+                                        </form>
+                                    </li>
+                                }
+                            }).collect_view()}
+                        </ul>
+                    }.into_any()
+                }}
+            })}
+        </section>
+    }
+}

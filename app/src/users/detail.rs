@@ -39,7 +39,11 @@ fn UserView() -> impl IntoView {
         <p class="breadcrumb"><a href="/users">"← Users"</a></p>
         {load(user, move |user| {
             let is_me = me == Some(user.id);
-            view! { <UserEditor user confirming is_me/> }
+            let user_id = user.id;
+            view! {
+                <UserEditor user confirming is_me/>
+                <crate::integrations::accounts::LinkedAccountsForAdmin user_id/>
+            }
         })}
     }
 }

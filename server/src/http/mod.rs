@@ -148,6 +148,10 @@ fn browser_surface(state: SharedState, leptos_options: LeptosOptions, public_ori
         .route("/integrations/{provider}/mode", post(providers::set_mode))
         .route("/integrations/{provider}/disable", post(providers::disable))
         .route("/profile/accounts/{provider}/unlink", post(providers::unlink))
+        .route(
+            "/users/{id}/accounts/{provider}/unlink",
+            post(providers::unlink_for_user),
+        )
         .with_state(state.clone());
     pages
         .merge(auth)

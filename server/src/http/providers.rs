@@ -582,6 +582,30 @@ pub async fn unlink(
     back_with(&state, "/profile", result, &ctx)
 }
 
+/// `POST /users/{id}/accounts/{provider}/unlink`: an admin removes an account a person linked
+/// (one that is not theirs any more); the sessions it started end with it.
+#[tracing::instrument(name = "identity_unlink_by_admin", skip_all)]
+pub async fn unlink_for_user(
+    State(state): State<SharedState>,
+    Extension(ctx): Extension<RequestContext>,
+    Path((user_id, provider)): Path<(String, String)>,
+) -> Response {
+    let user_id = uuid::Uuid::parse_str(&user_id).ok();
+    let back = match user_id {
+        Some(id) => format!("/users/{id}"),
+        None => "/users".to_owned(),
+    };
+    let result = async {
+        let actor = admin_actor(&ctx)?;
+        let user_id = user_id.ok_or(identity::Error::NotFound)?;
+        let provider = provider_of(&provider)?;
+        identity::identities::unlink(&state.db, &actor, user_id, provider).await?;
+        Ok(format!("The {} account is unlinked.", provider.label()))
+    }
+    .await;
+    back_with(&state, &back, result, &ctx)
+}
+
 #[derive(Deserialize)]
 pub struct AccessForm {
     #[serde(default)]

@@ -752,3 +752,43 @@ async fn an_account_linked_in_two_workspaces_asks_which_one_and_reveals_nothing_
         "the chosen session records the provider it came through"
     );
 }
+
+#[tokio::test]
+async fn an_admin_sees_and_unlinks_an_account_a_person_linked_and_its_sessions_end() {
+    let (app, idp, admin) = app_with(Flavor::Google, "sso_only", None).await;
+    let mo_id = app.user_id("mo@acme.test").await;
+    let org_id = app.org_id("acme").await;
+    sqlx::query("insert into identities (org_id, user_id, provider, tenant, subject, email) values ($1, $2, 'google', '', 'g-mo', 'mo@gmail.test')")
+        .bind(org_id)
+        .bind(mo_id)
+        .execute(&app.db)
+        .await
+        .unwrap();
+    idp.sign_in_as(Persona::new("g-mo", "mo@gmail.test"));
+    let mo = app.browser();
+    assert_eq!(location(&through_provider(&mo, "/auth/google/start").await), "/");
+
+    let page = admin.get(&format!("/users/{mo_id}")).await.text().await.unwrap();
+    assert!(page.contains("mo@gmail.test") && page.contains("Unlink"), "{page}");
+    // Mo has no password: Google is Mo's only way in, so it stays.
+    let res = admin.form(&format!("/users/{mo_id}/accounts/google/unlink"), &[]).await;
+    assert_eq!(location(&res), format!("/users/{mo_id}"));
+    assert!(flash_error(&admin).await.contains("this person's only way to sign in"));
+    // With a password, the admin's unlink goes through and Mo's Google session ends.
+    sqlx::query("update users set password_hash = (select password_hash from users where email = 'ada@acme.test') where id = $1")
+        .bind(mo_id)
+        .execute(&app.db)
+        .await
+        .unwrap();
+    admin.form(&format!("/users/{mo_id}/accounts/google/unlink"), &[]).await;
+    assert_eq!(identities(&app).await, 0);
+    assert_eq!(mo.whoami().await, None);
+    // Another workspace's admin cannot touch Mo.
+    let other = app.browser();
+    let res = other.form(&format!("/users/{mo_id}/accounts/google/unlink"), &[]).await;
+    assert!(
+        flash_error(&other).await.contains("Sign in again"),
+        "{:?}",
+        location(&res)
+    );
+}
