@@ -103,10 +103,10 @@ pub async fn integrations_overview() -> Result<IntegrationsView, AppError> {
 pub(crate) fn FlashMessage(flash: Option<Flash>) -> impl IntoView {
     let notice = flash.as_ref().map(|f| f.value("notice")).filter(|n| !n.is_empty());
     let error = flash.map(|f| f.error).filter(|e| !e.is_empty());
+    // Rendered only with something to say: an empty live region on every page would stand
+    // beside the page's toasts for nothing.
     view! {
-        <div role="status" aria-live="polite">
-            {notice.map(|n| view! { <p class="notice">{n}</p> })}
-        </div>
+        {notice.map(|n| view! { <p class="notice" role="status">{n}</p> })}
         {error.map(|e| view! { <p class="form-error" role="alert">{e}</p> })}
     }
 }
