@@ -175,6 +175,8 @@ async fn integration(settings: &crate::config::Settings, command: IntegrationCom
                 let key = settings
                     .load_secret_key()
                     .map_err(|e| identity::Error::Internal(e.to_string()))?;
+                // The servers' key: turning a provider off mails links derived from it.
+                identity::secrets::secret_key::check_matches_database(&database.db, &key).await?;
                 let done = identity::integrations::set_mode(
                     &database.db,
                     &key,

@@ -146,3 +146,83 @@ async fn servers_starting_together_on_a_new_data_directory_agree_on_one_secret_k
     assert_eq!(leftovers, 1, "only secret.key remains in the data directory");
     std::fs::remove_dir_all(dir).unwrap();
 }
+
+#[tokio::test]
+async fn integration_set_and_list_follow_the_apps_rules_and_one_organisation_belongs_to_one_workspace() {
+    let app = spawn_app_with(|s| s.open_signup = true).await;
+    app.first_admin().await;
+    app.another_workspace("Globex", "gus@globex.test").await;
+    let run = |args: &[&str]| {
+        let output = Command::new(env!("CARGO_BIN_EXE_rollcall"))
+            .args(args)
+            .env("DATABASE_URL", &app.database_url)
+            .env("ROLLCALL_DATA_DIR", cluster_dir())
+            .env("RUST_LOG", "warn")
+            .output()
+            .unwrap();
+        (
+            output.status.success(),
+            String::from_utf8_lossy(&output.stdout).into_owned(),
+            String::from_utf8_lossy(&output.stderr).into_owned(),
+        )
+    };
+    let set = |org: &str, provider: &str, mode: &str, key: Option<&str>| {
+        let mut args = vec![
+            "integration",
+            "set",
+            "--org",
+            org,
+            "--provider",
+            provider,
+            "--mode",
+            mode,
+        ];
+        if let Some(key) = key {
+            args.extend(["--org-key", key]);
+        }
+        run(&args)
+    };
+    let (ok, out, err) = set("acme", "google", "org-connected", Some("Acme.TEST"));
+    assert!(ok, "{err}");
+    assert_eq!(out.trim(), "google\torg-connected\tacme.test\t0 linked");
+    // Organisation connected needs an organisation.
+    let (ok, _, err) = set("acme", "slack", "org-connected", None);
+    assert!(!ok && err.contains("Connect your organisation first"), "{err}");
+    // The same domain for another workspace is refused, naming the rule.
+    let (ok, _, err) = set("globex", "google", "org-connected", Some("acme.test"));
+    assert!(
+        !ok && err.contains("already connected to another Rollcall workspace"),
+        "{err}"
+    );
+    let (ok, out, _) = run(&["integration", "list", "--org", "acme"]);
+    assert!(ok);
+    assert_eq!(
+        out.lines().collect::<Vec<_>>(),
+        [
+            "google\torg-connected\tacme.test\t0 linked",
+            "microsoft\toff\t-\t0 linked",
+            "slack\toff\t-\t0 linked"
+        ]
+    );
+    // Off frees the domain, and is audited like the app's Disable.
+    let (ok, _, err) = set("acme", "google", "off", None);
+    assert!(ok, "{err}");
+    let (ok, _, err) = set("globex", "google", "org-connected", Some("acme.test"));
+    assert!(ok, "{err}");
+    let actions: Vec<String> = sqlx::query_scalar(
+        "select action from audit_events where action like 'integration.%' order by occurred_at, id",
+    )
+    .fetch_all(&app.db)
+    .await
+    .unwrap();
+    assert_eq!(
+        actions,
+        [
+            "integration.mode_changed",
+            "integration.disabled",
+            "integration.mode_changed"
+        ]
+    );
+    let (ok, _, err) = run(&["integration", "list", "--org", "nope"]);
+    assert!(!ok && err.contains("no workspace with that slug"), "{err}");
+}
