@@ -24,7 +24,12 @@
 //! Files: `server.rs` holds the HTTP endpoints and in-memory state, `token.rs` the ID-token
 //! claims each provider emits, `keys.rs` the signing keys and JWT encoding, `persona.rs` the
 //! test users. The `fake-idp` binary runs one fake as a stand-alone process for benchmarks.
+//!
+//! [`directory`] fakes the directory APIs a connected organisation's people are imported from
+//! (Google Directory `users.list`, Microsoft Graph `users` and `users/delta`, Slack
+//! `users.list`); the `fake-directory` binary runs one of those stand-alone.
 
+pub mod directory;
 mod keys;
 mod persona;
 mod server;

@@ -159,7 +159,7 @@ fn now() -> i64 {
         .unwrap_or_default()
 }
 
-fn random_token(bytes: usize) -> String {
+pub(crate) fn random_token(bytes: usize) -> String {
     let mut buf = vec![0u8; bytes];
     rand::thread_rng().fill_bytes(&mut buf);
     URL_SAFE_NO_PAD.encode(buf)
@@ -251,7 +251,7 @@ fn bad_request(message: impl Into<String>) -> Response {
 }
 
 /// Query or form parameters; `None` when one is repeated (RFC 6749 §3.1 forbids that).
-fn parse_params(raw: &[u8]) -> Option<HashMap<String, String>> {
+pub(crate) fn parse_params(raw: &[u8]) -> Option<HashMap<String, String>> {
     let mut params = HashMap::new();
     for (k, v) in form_urlencoded::parse(raw) {
         if params.insert(k.into_owned(), v.into_owned()).is_some() {
@@ -263,14 +263,14 @@ fn parse_params(raw: &[u8]) -> Option<HashMap<String, String>> {
 
 /// A redirect URI the fake will send a browser to: absolute http(s), no fragment, and
 /// nothing a `Location` header cannot carry.
-fn acceptable_redirect_uri(uri: &str) -> bool {
+pub(crate) fn acceptable_redirect_uri(uri: &str) -> bool {
     let host = uri.strip_prefix("https://").or_else(|| uri.strip_prefix("http://"));
     matches!(host, Some(rest) if !rest.is_empty() && !rest.starts_with('/'))
         && !uri.contains('#')
         && uri.bytes().all(|b| b.is_ascii_graphic())
 }
 
-fn redirect_with(redirect_uri: &str, params: &[(&str, &str)]) -> Response {
+pub(crate) fn redirect_with(redirect_uri: &str, params: &[(&str, &str)]) -> Response {
     let query = form_urlencoded::Serializer::new(String::new())
         .extend_pairs(params)
         .finish();
@@ -486,7 +486,7 @@ fn client_credentials(headers: &HeaderMap, body: &HashMap<String, String>) -> Re
     }
 }
 
-fn form_decode(s: &str) -> String {
+pub(crate) fn form_decode(s: &str) -> String {
     let spaced = s.replace('+', " ");
     percent_encoding::percent_decode_str(&spaced)
         .decode_utf8_lossy()
@@ -686,7 +686,7 @@ fn exchange(s: &Shared, sabotage: Option<Sabotage>, headers: &HeaderMap, body: &
     Ok(no_store(StatusCode::OK, body))
 }
 
-fn access_token_prefix(flavor: Flavor) -> &'static str {
+pub(crate) fn access_token_prefix(flavor: Flavor) -> &'static str {
     match flavor {
         Flavor::Google => "ya29.fake-",
         Flavor::Microsoft => "fake-entra-at.",
