@@ -10,6 +10,7 @@ pub mod access_links;
 pub mod audit;
 pub mod auth;
 pub mod db;
+pub mod directory;
 pub mod error;
 pub mod identities;
 pub mod integrations;

@@ -5,6 +5,7 @@ mod mail_server;
 
 mod auth;
 mod cli;
+mod directory_fetch;
 mod health_and_static;
 mod hostile_input;
 mod invites;
