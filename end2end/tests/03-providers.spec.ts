@@ -170,7 +170,7 @@ test('disabling an integration shows its impact, unlinks everyone, and mails a l
   await expect(page.getByRole('heading', { name: 'Disable Slack sign-in' })).toBeVisible();
   const impact = page.getByRole('region', { name: 'What happens' });
   await expect(impact.getByRole('listitem').nth(0)).toContainText('1 person linked with Slack');
-  await expect(impact.getByRole('listitem').nth(1)).toContainText('1 person have no other way in');
+  await expect(impact.getByRole('listitem').nth(1)).toContainText('1 person has no other way in');
   await expect(impact.getByRole('listitem').nth(2)).toContainText('0 people have a password');
   await expectAccessible(page);
   await page.getByRole('button', { name: 'Disable Slack and unlink 1 person' }).click();

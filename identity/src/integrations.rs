@@ -226,7 +226,7 @@ async fn upsert(
             Err(Error::conflict(
                 "org_key",
                 format!(
-                    "That {} is already connected to another Rollcall workspace. One organisation belongs to one workspace: disconnect it there first.",
+                    "That {} is already connected to another Rollcall workspace. One organisation belongs to one workspace: disable it there first.",
                     provider.org_key_name()
                 ),
             ))

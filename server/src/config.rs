@@ -316,7 +316,14 @@ impl Settings {
                 (Some(id), Some(secret)) => {
                     let issuer = issuer.trim().trim_end_matches('/');
                     if !(issuer.starts_with("https://") || issuer.starts_with("http://")) {
-                        anyhow::bail!("{}_ISSUER must be an http(s) URL, not {issuer}", provider.env_prefix());
+                        let setting = match provider {
+                            Provider::Microsoft => "AUTHORITY",
+                            _ => "ISSUER",
+                        };
+                        anyhow::bail!(
+                            "{}_{setting} must be an http(s) URL, not {issuer}",
+                            provider.env_prefix()
+                        );
                     }
                     out.push(identity::auth::oidc::ProviderSettings {
                         provider,

@@ -155,7 +155,7 @@ fn ProviderCard(card: Card) -> impl IntoView {
     });
     let availability = match card.availability.clone() {
         Availability::NotConfigured { settings } => Some(view! {
-            <p class="muted">{format!("Not available on this server. The operator must set {settings}, and register this redirect URI with {}:", card.label)}</p>
+            <p class="muted">{format!("Not available on this server. The operator must set {settings}, and register the redirect URI below with {}.", card.label)}</p>
         }.into_any()),
         Availability::Misconfigured { why } => Some(view! {
             <p class="form-error" role="alert">{format!("{} sign-in is configured but cannot be used: {why}. Password sign-in is not affected.", card.label)}</p>
@@ -199,7 +199,7 @@ fn ProviderCard(card: Card) -> impl IntoView {
                         })}
                     </div>
                     <p class="muted">{format!(
-                        "Connect organisation asks you to sign in with an administrator's {} account; Rollcall records its {} from the signed sign-in, never from an email address.",
+                        "Connect organisation asks you to sign in with your organisation's {} account; Rollcall records its {} from the signed sign-in, never from an email address, and then accepts only that organisation's accounts.",
                         card.label, card.org_key_name
                     )}</p>
                 }
@@ -277,6 +277,7 @@ pub fn DisablePage() -> impl IntoView {
         <AdminOnly>
             {load(disable_preview(provider), |p| {
                 let people = |n: i64| if n == 1 { "1 person".to_owned() } else { format!("{} people", format::count(n)) };
+                let have = |n: i64| if n == 1 { "has" } else { "have" };
                 view! {
                     <header class="page-header">
                         <p class="breadcrumb"><a href="/integrations">"Integrations"</a></p>
@@ -286,10 +287,10 @@ pub fn DisablePage() -> impl IntoView {
                         <h2 id="impact-heading">"What happens"</h2>
                         <ul class="impact">
                             <li><strong>{people(p.linked)}</strong>{format!(" linked with {}: every one of those links is removed, and the sessions started with {} end now.", p.label, p.label)}</li>
-                            <li><strong>{people(p.no_other_way)}</strong>" have no other way in (no password, no other provider): each is emailed a one-time link to set a password or connect another account."</li>
-                            <li><strong>{people(p.with_password)}</strong>" have a password and can keep signing in with it."</li>
+                            <li><strong>{people(p.no_other_way)}</strong>{format!(" {} no other way in (no password, no other provider): each active one is emailed a one-time link to set a password or connect another account.", have(p.no_other_way))}</li>
+                            <li><strong>{people(p.with_password)}</strong>{format!(" {} a password and can keep signing in with it.", have(p.with_password))}</li>
                         </ul>
-                        <p class="muted">"The connected organisation is forgotten too. This is recorded in the Activity tab."</p>
+                        <p class="muted">"The connected organisation is forgotten too, and Require SSO turns off if no provider is left on. This is recorded in the Activity tab."</p>
                         <form method="post" action=format!("/integrations/{}/disable", p.id) class="actions">
                             <input type="hidden" name="confirm" value="disable"/>
                             <a class="button" href="/integrations">"Cancel"</a>
