@@ -35,8 +35,8 @@ async function signOut(page: Page) {
   await page.request.post('/auth/logout');
 }
 
-test('an admin turns on Google as SSO only, links a personal account from the profile, and signs in with it', async ({ page }) => {
-  const workspace = await newWorkspace();
+test('an admin turns on Google as SSO only, links a personal account from the profile, and signs in with it', { tag: '@screenshot' }, async ({ page }) => {
+  const workspace = await newWorkspace({ name: 'Acme' });
   await signInAsAdmin(page, workspace);
   await page.goto('/integrations');
   const google = page.getByRole('region', { name: 'Google Workspace' });
@@ -45,7 +45,7 @@ test('an admin turns on Google as SSO only, links a personal account from the pr
   await google.getByRole('button', { name: 'Use SSO only' }).click();
   await expect(page.getByRole('status').filter({ hasText: 'Google sign-in is set to SSO only' })).toBeVisible();
   await expect(google.getByText('SSO only').first()).toBeVisible();
-  await page.screenshot({ path: screenshotPath('integrations.png'), fullPage: true });
+  await page.screenshot({ path: screenshotPath('integrations-tab.png'), fullPage: true });
 
   await page.goto('/profile');
   const accounts = page.getByRole('region', { name: 'Connected accounts' });
