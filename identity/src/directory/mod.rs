@@ -1,10 +1,11 @@
 //! Reading an organisation's directory (Google Workspace, Microsoft Graph, Slack) for import
 //! (#19): one page at a time (`fetch`), each page's people as one shape with the reason a person
-//! would be skipped, and retries that ride out rate limits and passing failures (`retry`). The
-//! durable job that pages through a whole directory, the entries it keeps and the import view
-//! build on this.
+//! would be skipped, retries that ride out rate limits and passing failures (`retry`), and the
+//! durable read of a whole directory, resumable page by page, into `directory_entries`
+//! (`fetches`). The import view builds on these.
 
 pub mod fetch;
+pub mod fetches;
 pub mod retry;
 
 pub use fetch::{fetch_page, graph_app_token, DirectorySource, FetchError, Page};
@@ -43,6 +44,20 @@ pub enum SkipReason {
 }
 
 impl SkipReason {
+    /// The name stored in `directory_entries.skip_reason`.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            SkipReason::Bot => "bot",
+            SkipReason::Slackbot => "slackbot",
+            SkipReason::AppUser => "app_user",
+            SkipReason::Guest => "guest",
+            SkipReason::Deleted => "deleted",
+            SkipReason::Suspended => "suspended",
+            SkipReason::Archived => "archived",
+            SkipReason::NoEmail => "no_email",
+        }
+    }
+
     pub fn label(self) -> &'static str {
         match self {
             SkipReason::Bot => "bot",

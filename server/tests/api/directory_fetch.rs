@@ -216,3 +216,97 @@ async fn without_the_email_scope_slack_people_come_without_email_and_are_skipped
     assert!(read.values().all(|u| u.email.is_none()));
     assert!(read.values().any(|u| u.skip == Some(SkipReason::NoEmail)));
 }
+
+mod durable {
+    use super::*;
+    use crate::helpers::*;
+    use identity::directory::fetches::{self, Outcome, QUEUE};
+    use identity::providers::Provider;
+
+    async fn entries(app: &TestApp) -> (i64, i64) {
+        sqlx::query_as("select count(*), count(*) filter (where removed_at is not null) from directory_entries")
+            .fetch_one(&app.db)
+            .await
+            .unwrap()
+    }
+
+    #[tokio::test]
+    async fn a_fetch_stopped_mid_way_resumes_from_its_last_page_on_another_worker_with_nobody_twice() {
+        let app = spawn_app().await;
+        app.first_admin().await;
+        let org = app.org_id("acme").await;
+        let people = generate(DirectoryFlavor::Google, 1_300, 11);
+        let listed = people.iter().filter(|p| p.kind != PersonKind::Deleted).count() as i64;
+        let fake = FakeDirectory::start(DirectoryFlavor::Google, people.clone()).await;
+        let source = source(&fake, false);
+        let http = reqwest::Client::new();
+
+        let id = fetches::enqueue(&app.db, org, Provider::Google, false).await.unwrap();
+        // Asking again while it is under way gives the same fetch.
+        assert_eq!(
+            fetches::enqueue(&app.db, org, Provider::Google, false).await.unwrap(),
+            id
+        );
+        let first = identity::jobs::claim(&app.db, &QUEUE, 10).await.unwrap();
+        assert_eq!(first.len(), 1);
+        // One page written, then the worker "dies".
+        let outcome = fetches::run(&app.db, &http, &first[0], &source, fake.token(), quick(), Some(1))
+            .await
+            .unwrap();
+        assert_eq!(outcome, Outcome::Paused);
+        assert_eq!(entries(&app).await.0, 500);
+        // While its lease lasts, nobody else gets the fetch.
+        assert!(identity::jobs::claim(&app.db, &QUEUE, 10).await.unwrap().is_empty());
+        // Its lease runs out; another worker takes over and finishes from the saved cursor.
+        sqlx::query("update directory_fetches set locked_until = now() - interval '1 second'")
+            .execute(&app.db)
+            .await
+            .unwrap();
+        let requests_before = fake.requests();
+        let second = identity::jobs::claim(&app.db, &QUEUE, 10).await.unwrap();
+        assert_eq!(second.len(), 1);
+        let outcome = fetches::run(&app.db, &http, &second[0], &source, fake.token(), quick(), None)
+            .await
+            .unwrap();
+        assert_eq!(
+            outcome,
+            Outcome::Finished {
+                pages: 3,
+                people: listed as i32
+            }
+        );
+        assert_eq!(fake.requests() - requests_before, 2, "the first page was read again");
+        assert_eq!(entries(&app).await, (listed, 0));
+        // The first worker wakes up: its lease is gone, it writes nothing.
+        let outcome = fetches::run(&app.db, &http, &first[0], &source, fake.token(), quick(), None)
+            .await
+            .unwrap();
+        assert_eq!(outcome, Outcome::LostLease);
+        assert_eq!(entries(&app).await, (listed, 0));
+
+        // A later full read: whoever the directory no longer lists is marked removed upstream.
+        let mut fewer = people.clone();
+        let gone: Vec<_> = fewer
+            .iter()
+            .filter(|p| p.kind == PersonKind::Member)
+            .take(3)
+            .map(|p| p.id.clone())
+            .collect();
+        fewer.retain(|p| !gone.contains(&p.id));
+        fake.set_people(fewer);
+        fetches::enqueue(&app.db, org, Provider::Google, false).await.unwrap();
+        let third = identity::jobs::claim(&app.db, &QUEUE, 10).await.unwrap();
+        fetches::run(&app.db, &http, &third[0], &source, fake.token(), quick(), None)
+            .await
+            .unwrap();
+        assert_eq!(entries(&app).await, (listed, 3));
+        let removed: Vec<String> =
+            sqlx::query_scalar("select upstream_id from directory_entries where removed_at is not null order by 1")
+                .fetch_all(&app.db)
+                .await
+                .unwrap();
+        let mut gone = gone;
+        gone.sort();
+        assert_eq!(removed, gone);
+    }
+}
