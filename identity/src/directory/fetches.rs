@@ -31,7 +31,8 @@ pub const QUEUE: Queue = Queue {
 };
 
 /// Asks for a read of a workspace's directory; at most one runs per workspace and provider
-/// (the one under way is returned instead).
+/// (the one under way is returned instead). `delta` (Graph): read only the changes since the
+/// last finished delta read, from the link it kept (everyone, the first time).
 pub async fn enqueue(db: &Db, org_id: Uuid, provider: Provider, delta: bool) -> Result<i64> {
     let mut tx = db.begin().await?;
     let running: Option<i64> = sqlx::query_scalar(
@@ -45,13 +46,18 @@ pub async fn enqueue(db: &Db, org_id: Uuid, provider: Provider, delta: bool) -> 
     if let Some(id) = running {
         return Ok(id);
     }
-    let id: i64 =
-        sqlx::query_scalar("insert into directory_fetches (org_id, provider, delta) values ($1, $2, $3) returning id")
-            .bind(org_id)
-            .bind(provider.as_str())
-            .bind(delta)
-            .fetch_one(&mut *tx)
-            .await?;
+    let id: i64 = sqlx::query_scalar(
+        "insert into directory_fetches (org_id, provider, delta, cursor)
+         values ($1, $2, $3, case when $3 then (select delta_link from directory_fetches
+                                               where org_id = $1 and provider = $2 and delta and finished_at is not null
+                                               order by id desc limit 1) end)
+         returning id",
+    )
+    .bind(org_id)
+    .bind(provider.as_str())
+    .bind(delta)
+    .fetch_one(&mut *tx)
+    .await?;
     jobs::notify(&mut tx, &QUEUE).await?;
     tx.commit().await?;
     Ok(id)

@@ -309,4 +309,51 @@ mod durable {
         gone.sort();
         assert_eq!(removed, gone);
     }
+
+    #[tokio::test]
+    async fn a_graph_delta_fetch_starts_from_the_last_ones_link_and_marks_only_reported_removals() {
+        let app = spawn_app().await;
+        app.first_admin().await;
+        let org = app.org_id("acme").await;
+        let mut people = generate(DirectoryFlavor::Microsoft, 450, 4);
+        let listed = people.iter().filter(|p| p.kind != PersonKind::Deleted).count() as i64;
+        let fake = FakeDirectory::start(DirectoryFlavor::Microsoft, people.clone()).await;
+        let http = reqwest::Client::new();
+        let source = source(&fake, true);
+        fetches::enqueue(&app.db, org, Provider::Microsoft, true).await.unwrap();
+        let claim = identity::jobs::claim(&app.db, &QUEUE, 1).await.unwrap();
+        fetches::run(&app.db, &http, &claim[0], &source, fake.token(), quick(), None)
+            .await
+            .unwrap();
+        assert_eq!(entries(&app).await, (listed, 0));
+
+        let gone_at = people.iter().position(|p| p.kind == PersonKind::Member).unwrap();
+        let gone = people.remove(gone_at).id;
+        fake.set_people(people);
+        let id = fetches::enqueue(&app.db, org, Provider::Microsoft, true).await.unwrap();
+        let cursor: Option<String> = sqlx::query_scalar("select cursor from directory_fetches where id = $1")
+            .bind(id)
+            .fetch_one(&app.db)
+            .await
+            .unwrap();
+        assert!(
+            cursor.is_some_and(|c| c.contains("delta")),
+            "the delta read starts from the kept link"
+        );
+        let claim = identity::jobs::claim(&app.db, &QUEUE, 1).await.unwrap();
+        let outcome = fetches::run(&app.db, &http, &claim[0], &source, fake.token(), quick(), None)
+            .await
+            .unwrap();
+        assert!(
+            matches!(outcome, Outcome::Finished { people, .. } if people < 5),
+            "{outcome:?}"
+        );
+        // Only the person the delta reported is removed; a delta read never sweeps the rest.
+        let removed: Vec<String> =
+            sqlx::query_scalar("select upstream_id from directory_entries where removed_at is not null")
+                .fetch_all(&app.db)
+                .await
+                .unwrap();
+        assert_eq!(removed, [gone]);
+    }
 }
