@@ -92,8 +92,6 @@ pub struct AccessLink {
     pub email: String,
     pub reason: String,
     pub expires_at: DateTime<Utc>,
-    #[sqlx(skip)]
-    nonce_ok: bool,
     used_at: Option<DateTime<Utc>>,
     status: String,
     nonce: Vec<u8>,
@@ -122,15 +120,14 @@ async fn find(conn: &mut PgConnection, key: &SecretKey, presented: &str, lock: b
     .bind(token::digest(presented))
     .fetch_optional(conn)
     .await?;
-    Ok(row
-        .map(|mut r| {
-            r.nonce_ok = token_for(key, r.id, &r.nonce)
-                .as_bytes()
-                .ct_eq(presented.as_bytes())
-                .into();
-            r
-        })
-        .filter(|r| r.nonce_ok))
+    // Re-derived and compared in constant time: the digest found the row, this proves the token
+    // is the one this server issued for it.
+    Ok(row.filter(|r| {
+        token_for(key, r.id, &r.nonce)
+            .as_bytes()
+            .ct_eq(presented.as_bytes())
+            .into()
+    }))
 }
 
 fn state_of(link: Option<AccessLink>) -> AccessState {
@@ -261,17 +258,18 @@ pub(crate) async fn take_by_id(conn: &mut PgConnection, org_id: Uuid, id: Uuid) 
     }
 }
 
-/// The mail of an outbox row that carries an access link, rendered now (`None`: the link was
-/// used or replaced meanwhile, or its person deactivated).
+/// The mail of outbox row `outbox_id` if it carries an access link, rendered now (`None`: it
+/// carries none, or the link was used or replaced meanwhile, or its person deactivated).
 pub(crate) async fn render_mail(
     db: &Db,
     key: &SecretKey,
     public_url: &str,
     org_id: Uuid,
-    link_id: Uuid,
+    outbox_id: i64,
 ) -> Result<Option<mail::templates::Mail>> {
     #[derive(FromRow)]
     struct Row {
+        link_id: Uuid,
         nonce: Vec<u8>,
         org_name: String,
         email: String,
@@ -280,19 +278,20 @@ pub(crate) async fn render_mail(
         expires_at: DateTime<Utc>,
     }
     let row: Option<Row> = sqlx::query_as(
-        "select a.nonce, o.name as org_name, u.email, u.given_name, a.reason, a.expires_at
-         from access_links a join orgs o on o.id = a.org_id join users u on u.org_id = a.org_id and u.id = a.user_id
-         where a.org_id = $1 and a.id = $2 and a.used_at is null and a.expires_at > now() and u.status = 'active'",
+        "select a.id as link_id, a.nonce, o.name as org_name, u.email, u.given_name, a.reason, a.expires_at
+         from outbox m join access_links a on a.org_id = m.org_id and a.id = m.access_link_id
+           join orgs o on o.id = a.org_id join users u on u.org_id = a.org_id and u.id = a.user_id
+         where m.org_id = $1 and m.id = $2 and a.used_at is null and a.expires_at > now() and u.status = 'active'",
     )
     .bind(org_id)
-    .bind(link_id)
+    .bind(outbox_id)
     .fetch_optional(db)
     .await?;
     Ok(row.map(|r| {
         let link = format!(
             "{}/access/{}",
             public_url.trim_end_matches('/'),
-            token_for(key, link_id, &r.nonce)
+            token_for(key, r.link_id, &r.nonce)
         );
         mail::templates::access_link(&mail::templates::AccessLinkMail {
             to: &r.email,

@@ -287,6 +287,8 @@ pub struct DisableImpact {
     pub no_other_way: i64,
     /// Of those, people with a password.
     pub with_password: i64,
+    /// Links back in mailed (the active among those with no other way in); 0 in a preview.
+    pub links_sent: i64,
 }
 
 const IMPACT_SQL: &str = "
@@ -312,6 +314,7 @@ fn impact_of(rows: &[Affected]) -> DisableImpact {
         linked: rows.len() as i64,
         no_other_way: rows.iter().filter(|r| !r.has_password && !r.other_provider).count() as i64,
         with_password: rows.iter().filter(|r| r.has_password).count() as i64,
+        links_sent: 0,
     }
 }
 
@@ -406,7 +409,10 @@ pub async fn disable(db: &Db, key: &SecretKey, actor: &Actor, provider: Provider
     )
     .await?;
     tx.commit().await?;
-    Ok(impact)
+    Ok(DisableImpact {
+        links_sent: stranded.len() as i64,
+        ..impact
+    })
 }
 
 /// Whether members must sign in through a provider (admins keep their password).

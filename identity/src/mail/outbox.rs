@@ -34,18 +34,6 @@ pub const QUEUE: Queue = Queue {
 /// accepted, revoked or replaced meanwhile, or its recipient deactivated).
 #[tracing::instrument(level = "debug", skip_all, fields(org = %org_id))]
 pub async fn render(db: &Db, key: &SecretKey, public_url: &str, org_id: Uuid, id: i64) -> Result<Option<Mail>> {
-    let access_link: Option<Option<Uuid>> =
-        sqlx::query_scalar("select access_link_id from outbox where org_id = $1 and id = $2 and kind = 'access_link'")
-            .bind(org_id)
-            .bind(id)
-            .fetch_optional(db)
-            .await?;
-    if let Some(link_id) = access_link {
-        return match link_id {
-            Some(link_id) => crate::access_links::render_mail(db, key, public_url, org_id, link_id).await,
-            None => Ok(None),
-        };
-    }
     #[derive(FromRow)]
     struct Row {
         invite_id: Uuid,
@@ -68,7 +56,9 @@ pub async fn render(db: &Db, key: &SecretKey, public_url: &str, org_id: Uuid, id
     .fetch_optional(db)
     .await?;
     let Some(row) = row else {
-        return Ok(None);
+        // Not an open invitation's mail: a link back in after a provider was disabled (one more
+        // query, only for those and for invitations that closed meanwhile).
+        return crate::access_links::render_mail(db, key, public_url, org_id, id).await;
     };
     let link = format!(
         "{}/invite/{}",

@@ -520,7 +520,7 @@ pub async fn disable(
             "{} sign-in is off. {} unlinked; {} sent a link to set a password or connect another account.",
             provider.label(),
             people(impact.linked),
-            people(impact.no_other_way),
+            people(impact.links_sent),
         ))
     }
     .await;

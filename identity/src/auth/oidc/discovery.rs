@@ -7,7 +7,7 @@
 
 use super::{ProviderSettings, UpstreamError};
 use crate::providers::Provider;
-use openidconnect::core::{CoreJsonWebKeySet, CoreProviderMetadata};
+use openidconnect::core::CoreProviderMetadata;
 use serde::Deserialize;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
@@ -31,10 +31,10 @@ pub struct Metadata {
     pub parsed: CoreProviderMetadata,
 }
 
+/// A provider's RSA signing keys (its JWKS), as raw modulus and exponent, for `verify`'s
+/// signature check.
 #[derive(Debug, Clone)]
 pub(super) struct Keys {
-    pub set: CoreJsonWebKeySet,
-    /// The set's RSA signing keys as raw modulus and exponent, for `verify`'s signature check.
     pub rsa: Vec<RsaKey>,
 }
 
@@ -269,10 +269,12 @@ async fn fetch(http: &reqwest::Client, settings: &ProviderSettings) -> Result<(M
 
 async fn fetch_keys(http: &reqwest::Client, jwks_uri: &str) -> Result<Keys, UpstreamError> {
     let body = get_json(http, jwks_uri).await?;
-    let rsa = rsa_keys(&body);
-    let set: CoreJsonWebKeySet = serde_json::from_value(body)
-        .map_err(|e| UpstreamError::Misconfigured(format!("the signing keys at {jwks_uri} are not valid ({e})")))?;
-    Ok(Keys { set, rsa })
+    if body.get("keys").and_then(|k| k.as_array()).is_none() {
+        return Err(UpstreamError::Misconfigured(format!(
+            "the signing keys at {jwks_uri} are not a JWKS document (no \"keys\" list)"
+        )));
+    }
+    Ok(Keys { rsa: rsa_keys(&body) })
 }
 
 async fn get_json(http: &reqwest::Client, url: &str) -> Result<serde_json::Value, UpstreamError> {

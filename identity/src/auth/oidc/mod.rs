@@ -111,7 +111,7 @@ pub enum Purpose {
 #[derive(Clone)]
 pub struct Providers {
     inner: Arc<BTreeMap<Provider, ProviderEntry>>,
-    http: Option<reqwest::Client>,
+    http: reqwest::Client,
 }
 
 struct ProviderEntry {
@@ -154,7 +154,7 @@ impl Providers {
             .collect();
         Providers {
             inner: Arc::new(inner),
-            http: Some(http),
+            http,
         }
     }
 
@@ -192,7 +192,7 @@ impl Providers {
     }
 
     fn http(&self) -> &reqwest::Client {
-        self.http.as_ref().expect("Providers::new builds the client")
+        &self.http
     }
 
     fn entry(&self, provider: Provider) -> Result<&ProviderEntry> {
