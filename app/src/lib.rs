@@ -108,6 +108,7 @@ pub fn App() -> impl IntoView {
                 <Route path=path!("/activity") view=|| view! { <frame::Frame><activity::ActivityPage/></frame::Frame> } ssr=ssr.clone()/>
                 <Route path=path!("/integrations") view=|| view! { <frame::Frame><integrations::cards::IntegrationsPage/></frame::Frame> } ssr=ssr.clone()/>
                 <Route path=path!("/integrations/:provider/disable") view=|| view! { <frame::Frame><integrations::cards::DisablePage/></frame::Frame> } ssr=ssr.clone()/>
+                <Route path=path!("/integrations/:provider/import") view=|| view! { <frame::Frame><integrations::import::ImportPage/></frame::Frame> } ssr=ssr.clone()/>
                 <Route path=path!("/provisioning") view=|| view! { <frame::Frame><placeholder::Provisioning/></frame::Frame> } ssr=ssr.clone()/>
                 <Route path=path!("/settings") view=|| view! { <frame::Frame><settings::SettingsPage/></frame::Frame> } ssr=ssr.clone()/>
                 <Route path=path!("/profile") view=|| view! { <frame::Frame><profile::ProfilePage/></frame::Frame> } ssr=ssr.clone()/>

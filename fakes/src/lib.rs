@@ -263,9 +263,41 @@ impl FakeIdp {
         self.shared.lock().keys.rotate();
     }
 
+    /// Revokes every Google refresh token handed out so far (as an admin removing the app's
+    /// access does): refreshing with one answers `invalid_grant`.
+    pub fn revoke_refresh_tokens(&self) {
+        self.shared.lock().refresh_tokens.clear();
+    }
+
+    /// How many Google refresh tokens are outstanding.
+    pub fn refresh_tokens(&self) -> usize {
+        self.shared.lock().refresh_tokens.len()
+    }
+
     /// The `kid` of the key currently signing ID tokens.
     pub fn current_kid(&self) -> String {
         self.shared.lock().keys.current_kid().to_owned()
+    }
+}
+
+impl FakeIdp {
+    /// A handle on a fake served by someone else's server (see
+    /// [`FakeDirectory::start_with_idp`](crate::directory::FakeDirectory::start_with_idp)).
+    pub(crate) fn serving(
+        flavor: Flavor,
+        base_url: String,
+        client_id: &str,
+        client_secret: &str,
+        shutdown: Arc<Notify>,
+    ) -> (FakeIdp, axum::Router) {
+        let shared = Arc::new(server::Shared::new(
+            flavor,
+            base_url,
+            client_id.to_owned(),
+            client_secret.to_owned(),
+        ));
+        let router = server::router(shared.clone());
+        (FakeIdp { shared, shutdown }, router)
     }
 }
 

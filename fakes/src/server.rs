@@ -50,6 +50,8 @@ pub(crate) struct MutableState {
     pub keys: KeyRing,
     codes: HashMap<String, Grant>,
     authorizations_since_sweep: usize,
+    /// Google refresh tokens (issued for `access_type=offline`): who and which scope.
+    pub refresh_tokens: HashMap<String, (Persona, String)>,
 }
 
 /// What an authorization code stands for.
@@ -60,6 +62,8 @@ struct Grant {
     scope: String,
     /// PKCE challenge and whether its method is S256 (else plain).
     challenge: Option<(String, bool)>,
+    /// Google `access_type=offline`: the code's exchange also hands out a refresh token.
+    offline: bool,
     issued: Instant,
 }
 
@@ -79,6 +83,7 @@ impl Shared {
                 keys: KeyRing::new(),
                 codes: HashMap::new(),
                 authorizations_since_sweep: 0,
+                refresh_tokens: HashMap::new(),
             }),
         }
     }
@@ -358,6 +363,7 @@ async fn authorize(State(s): State<Arc<Shared>>, RawQuery(query): RawQuery) -> R
             nonce: nonce.to_owned(),
             scope: scope.to_owned(),
             challenge,
+            offline: s.flavor == Flavor::Google && param("access_type") == Some("offline"),
             issued: Instant::now(),
         };
         st.codes.insert(code.clone(), grant);
@@ -597,6 +603,7 @@ fn exchange(s: &Shared, sabotage: Option<Sabotage>, headers: &HeaderMap, body: &
     }
     match params.get("grant_type").map(String::as_str) {
         Some("authorization_code") => {}
+        Some("refresh_token") if s.flavor == Flavor::Google => return refresh(s, &params),
         Some(_) => {
             return Err(TokenError {
                 oauth: "unsupported_grant_type",
@@ -662,18 +669,31 @@ fn exchange(s: &Shared, sabotage: Option<Sabotage>, headers: &HeaderMap, body: &
 
     let signer = s.lock().keys.signer(sabotage);
     let id_token = signer.sign(&claims);
+    let refresh_token = grant.offline.then(|| {
+        let token = format!("1//fake-{}", random_token(32));
+        s.lock()
+            .refresh_tokens
+            .insert(token.clone(), (grant.persona.clone(), grant.scope.clone()));
+        token
+    });
 
     let body = match s.flavor {
         Flavor::Slack => {
             json!({"ok": true, "access_token": access_token, "token_type": "Bearer", "id_token": id_token})
         }
-        Flavor::Google => json!({
-            "access_token": access_token,
-            "token_type": "Bearer",
-            "expires_in": 3599,
-            "scope": grant.scope,
-            "id_token": id_token,
-        }),
+        Flavor::Google => {
+            let mut body = json!({
+                "access_token": access_token,
+                "token_type": "Bearer",
+                "expires_in": 3599,
+                "scope": grant.scope,
+                "id_token": id_token,
+            });
+            if let Some(refresh_token) = refresh_token {
+                body["refresh_token"] = refresh_token.into();
+            }
+            body
+        }
         Flavor::Microsoft => json!({
             "access_token": access_token,
             "token_type": "Bearer",
@@ -684,6 +704,39 @@ fn exchange(s: &Shared, sabotage: Option<Sabotage>, headers: &HeaderMap, body: &
         }),
     };
     Ok(no_store(StatusCode::OK, body))
+}
+
+/// Google's `grant_type=refresh_token`: a fresh access token for the same person and scope, or
+/// `invalid_grant` "Token has been expired or revoked." once the grant is gone.
+fn refresh(s: &Shared, params: &HashMap<String, String>) -> Result<Response, TokenError> {
+    let token = params
+        .get("refresh_token")
+        .ok_or_else(|| TokenError::invalid_request("refresh_token is required"))?;
+    let (persona, scope) = s
+        .lock()
+        .refresh_tokens
+        .get(token)
+        .cloned()
+        .ok_or_else(|| TokenError::invalid_grant("invalid_grant", 70008, "Token has been expired or revoked."))?;
+    let subject = Subject {
+        flavor: s.flavor,
+        base_url: &s.base_url,
+        client_id: &s.client_id,
+        persona: &persona,
+        nonce: "",
+    };
+    let claims = token::base_claims(&subject, now());
+    let mut userinfo = token::userinfo_claims(&claims);
+    token::apply_extra(&mut userinfo, &token::userinfo_claims(&persona.extra_claims));
+    let access_token = format!(
+        "{}{}",
+        access_token_prefix(s.flavor),
+        URL_SAFE_NO_PAD.encode(Value::Object(userinfo).to_string())
+    );
+    Ok(no_store(
+        StatusCode::OK,
+        json!({"access_token": access_token, "token_type": "Bearer", "expires_in": 3599, "scope": scope}),
+    ))
 }
 
 pub(crate) fn access_token_prefix(flavor: Flavor) -> &'static str {

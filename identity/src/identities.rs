@@ -113,6 +113,11 @@ pub async fn sign_in(db: &Db, account: &VerifiedAccount, workspace: Option<&str>
             _ => {}
         }
     }
+    if usable.is_empty() && deactivated.is_empty() {
+        if let Some(account_ref) = link_by_upstream_id(db, account, workspace).await? {
+            return Ok(ProviderSignIn::Account(account_ref));
+        }
+    }
     if usable.is_empty() {
         if let Some(account_ref) = link_by_verified_email(db, account, workspace).await? {
             return Ok(ProviderSignIn::Account(account_ref));
@@ -150,6 +155,87 @@ fn not_linked(account: &VerifiedAccount) -> Error {
         "No Rollcall account is linked to your {provider} account ({who}). If you already have an account, \
          sign in another way and link {provider} from your profile; otherwise ask your workspace's admin for an invitation."
     ))
+}
+
+/// A first sign-in of someone imported from the organisation's directory: the workspace whose
+/// integration is connected to the account's signed organisation, and the person imported with
+/// this account's upstream id (Google `sub`, Entra `oid`, Slack user id), linked with no
+/// password prompt. An invited person's sign-in accepts the invitation; someone imported but
+/// not invited yet is told to wait for it (the invitation is the admin's say).
+async fn link_by_upstream_id(
+    db: &Db,
+    account: &VerifiedAccount,
+    workspace: Option<&str>,
+) -> Result<Option<AccountRef>> {
+    let Some(org_claim) = &account.org_claim else {
+        return Ok(None);
+    };
+    let key = account.provider.as_str();
+    let mut tx = db.begin().await?;
+    // The provider's key is a literal (from the enum), so the upstream-id index serves this.
+    let found: Option<(Uuid, Uuid, String, String, String)> = sqlx::query_as(&format!(
+        "select u.org_id, u.id, u.email, u.status, o.name
+         from integrations i join orgs o on o.id = i.org_id
+           join users u on u.org_id = i.org_id and u.external_ids ->> '{key}' = $3
+         where i.provider = $1 and i.mode <> 'off' and i.org_key = $2
+           and ($4::text is null or lower(o.slug) = lower($4))
+           and not exists (select 1 from identities d where d.org_id = u.org_id and d.user_id = u.id and d.provider = $1)
+         for update of u for share of i"
+    ))
+    .bind(key)
+    .bind(org_claim)
+    .bind(&account.subject)
+    .bind(workspace)
+    .fetch_optional(&mut *tx)
+    .await?;
+    let Some((org_id, user_id, user_email, status, org_name)) = found else {
+        return Ok(None);
+    };
+    match status.as_str() {
+        "active" => {}
+        "invited" => {
+            sqlx::query(
+                "update invites set accepted_at = now()
+                 where org_id = $1 and user_id = $2 and accepted_at is null and revoked_at is null and superseded_at is null",
+            )
+            .bind(org_id)
+            .bind(user_id)
+            .execute(&mut *tx)
+            .await?;
+            sqlx::query("update users set status = 'active', version = version + 1 where org_id = $1 and id = $2")
+                .bind(org_id)
+                .bind(user_id)
+                .execute(&mut *tx)
+                .await?;
+        }
+        "imported" => {
+            return Err(Error::Forbidden(format!(
+                "You are in {org_name}'s directory, but its admin has not invited you to Rollcall yet. Ask them to send your invitation."
+            )))
+        }
+        _ => return Ok(None),
+    }
+    insert_identity(&mut tx, org_id, user_id, account).await?;
+    let actor = Actor {
+        org_id,
+        user_id: Some(user_id),
+        label: user_email.clone(),
+        ip: None,
+        request_id: None,
+    };
+    audit::record(
+        &mut tx,
+        &actor,
+        "identity.linked",
+        Some(Target {
+            id: user_id,
+            label: &user_email,
+        }),
+        json!({ "provider": key, "how": "upstream id from the organisation's directory", "previous_status": status }),
+    )
+    .await?;
+    tx.commit().await?;
+    Ok(Some(AccountRef { org_id, user_id }))
 }
 
 /// PRODUCT.md's linking rule for a first sign-in: the one workspace connected to the account's

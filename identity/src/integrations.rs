@@ -367,6 +367,8 @@ pub async fn disable(db: &Db, key: &SecretKey, actor: &Actor, provider: Provider
     .bind(provider.as_str())
     .execute(&mut *tx)
     .await?;
+    // The directory's tokens go with the integration, and what was read of it.
+    crate::directory::connections::forget(&mut tx, actor.org_id, provider).await?;
     let stranded: Vec<(Uuid, String)> = affected
         .iter()
         .filter(|r| r.active && !r.has_password && !r.other_provider)

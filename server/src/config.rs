@@ -159,6 +159,33 @@ pub struct Settings {
         global = true
     )]
     pub slack_issuer: String,
+
+    /// Google's Admin SDK Directory API, where a connected Google Workspace's people are read.
+    #[arg(
+        long,
+        env = "ROLLCALL_GOOGLE_DIRECTORY_URL",
+        default_value = "https://admin.googleapis.com",
+        global = true
+    )]
+    pub google_directory_url: String,
+
+    /// Microsoft Graph, where a connected Entra tenant's people are read.
+    #[arg(
+        long,
+        env = "ROLLCALL_GRAPH_URL",
+        default_value = "https://graph.microsoft.com",
+        global = true
+    )]
+    pub graph_url: String,
+
+    /// Slack's Web API, where a connected Slack workspace's people are read and its install completes.
+    #[arg(
+        long,
+        env = "ROLLCALL_SLACK_API_URL",
+        default_value = "https://slack.com/api",
+        global = true
+    )]
+    pub slack_api_url: String,
     /// Where the built site (WASM, JS, CSS, public files) lives.
     #[arg(long, env = "LEPTOS_SITE_ROOT", default_value = "target/site", global = true)]
     pub site_root: String,
@@ -293,22 +320,25 @@ impl Settings {
                 &self.google_client_id,
                 &self.google_client_secret,
                 &self.google_issuer,
+                &self.google_directory_url,
             ),
             (
                 Provider::Microsoft,
                 &self.microsoft_client_id,
                 &self.microsoft_client_secret,
                 &self.microsoft_authority,
+                &self.graph_url,
             ),
             (
                 Provider::Slack,
                 &self.slack_client_id,
                 &self.slack_client_secret,
                 &self.slack_issuer,
+                &self.slack_api_url,
             ),
         ];
         let mut out = Vec::new();
-        for (provider, id, secret, issuer) in configured {
+        for (provider, id, secret, issuer, directory_url) in configured {
             let id = id.as_deref().map(str::trim).filter(|v| !v.is_empty());
             let secret = secret.as_ref().filter(|s| !s.expose_secret().trim().is_empty());
             match (id, secret) {
@@ -325,8 +355,16 @@ impl Settings {
                             provider.env_prefix()
                         );
                     }
+                    let directory_url = directory_url.trim().trim_end_matches('/');
+                    if !(directory_url.starts_with("https://") || directory_url.starts_with("http://")) {
+                        anyhow::bail!(
+                            "the {} directory URL must be an http(s) URL, not {directory_url}",
+                            provider.label()
+                        );
+                    }
                     out.push(identity::auth::oidc::ProviderSettings {
                         provider,
+                        directory_url: directory_url.to_owned(),
                         client_id: id.to_owned(),
                         client_secret: secret.clone(),
                         issuer: issuer.to_owned(),

@@ -41,6 +41,18 @@ pub struct Card {
     pub connected_at: Option<DateTime<Utc>>,
     pub linked: i64,
     pub redirect_uri: String,
+    /// The organisation's directory, once connected for import.
+    pub directory: Option<DirectoryCard>,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct DirectoryCard {
+    /// What needs an admin (lost access, a missing permission), in words.
+    pub problem: Option<String>,
+    /// The last read, in words ("1,204 people fetched, 3 pages in 2.1 s"), or the one under way.
+    pub last_run: Option<String>,
+    pub running: bool,
+    pub every_hours: Option<i32>,
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -59,6 +71,9 @@ pub async fn integrations_overview() -> Result<IntegrationsView, AppError> {
     let db = &caller.state.db;
     let org_id = caller.user.org_id;
     let integrations = identity::integrations::list(db, org_id)
+        .await
+        .map_err(|e| caller.fail(e))?;
+    let connections = identity::directory::connections::list(db, org_id)
         .await
         .map_err(|e| caller.fail(e))?;
     let mut cards = Vec::new();
@@ -84,6 +99,20 @@ pub async fn integrations_overview() -> Result<IntegrationsView, AppError> {
             connected_at: i.connected_at,
             linked: i.linked,
             redirect_uri: format!("{}/auth/{}/callback", caller.state.public_url, p.as_str()),
+            directory: match connections.iter().find(|c| c.provider.0 == p) {
+                None => None,
+                Some(c) => {
+                    let last = identity::directory::view::latest_fetch(db, org_id, p)
+                        .await
+                        .map_err(|e| caller.fail(e))?;
+                    Some(DirectoryCard {
+                        problem: c.problem(),
+                        running: last.as_ref().is_some_and(|f| f.running()),
+                        last_run: last.map(super::import::fetch_view_for_card),
+                        every_hours: c.sync_every_hours,
+                    })
+                }
+            },
         });
     }
     Ok(IntegrationsView {
@@ -204,8 +233,56 @@ fn ProviderCard(card: Card) -> impl IntoView {
                     )}</p>
                 }
             })}
+            {(usable && connected.is_some()).then(|| view! { <DirectorySection id=card.id.clone() label=card.label.clone() directory=card.directory.clone()/> })}
         </section>
     }
+}
+
+/// The card's directory part: "Import people" until connected, then its health, last read,
+/// Sync now, Sync automatically and Disconnect.
+#[component]
+fn DirectorySection(id: String, label: String, directory: Option<DirectoryCard>) -> impl IntoView {
+    let heading = format!("directory-{id}");
+    let Some(d) = directory else {
+        return view! {
+            <div class="card-section" role="group" aria-labelledby=format!("directory-{id}")>
+                <h3 id=heading>"Directory"</h3>
+                <p class="muted">{format!("Import people from your organisation's {label} directory: an administrator of it grants Rollcall read access, then you choose whom to import.")}</p>
+                <a class="button primary" href=format!("/integrations/{id}/directory/connect")>"Import people"</a>
+            </div>
+        }
+        .into_any();
+    };
+    let every = d.every_hours.map(|h| h.to_string()).unwrap_or_else(|| "off".into());
+    let schedule_id = format!("schedule-{id}");
+    view! {
+        <div class="card-section" role="group" aria-labelledby=format!("directory-{id}")>
+            <h3 id=heading>"Directory"</h3>
+            {d.problem.clone().map(|p| view! {
+                <p class="form-error" role="alert">{p}" "<a href=format!("/integrations/{id}/directory/connect")>"Reconnect"</a></p>
+            })}
+            <p>{d.last_run.clone().unwrap_or_else(|| "Not read yet.".into())}</p>
+            <div class="actions">
+                <a class="button primary" href=format!("/integrations/{id}/import")>"Open import view"</a>
+                <form method="post" action=format!("/integrations/{id}/directory/sync")>
+                    <button type="submit" class="button" disabled=d.running>{if d.running { "Syncing…" } else { "Sync now" }}</button>
+                </form>
+            </div>
+            <form method="post" action=format!("/integrations/{id}/directory/schedule") class="inline-form">
+                <label for=schedule_id.clone()>"Sync automatically"</label>
+                <select id=schedule_id name="every">
+                    {[("off", "Off"), ("6", "Every 6 hours"), ("12", "Every 12 hours"), ("24", "Every 24 hours")].into_iter().map(|(value, text)| view! {
+                        <option value=value selected=every == value>{text}</option>
+                    }).collect_view()}
+                </select>
+                <button type="submit" class="button">"Save"</button>
+            </form>
+            <form method="post" action=format!("/integrations/{id}/directory/disconnect")>
+                <button type="submit" class="button danger-outline">"Disconnect directory"</button>
+            </form>
+        </div>
+    }
+    .into_any()
 }
 
 #[component]

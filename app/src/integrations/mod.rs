@@ -11,6 +11,7 @@
 pub mod accounts;
 pub mod buttons;
 pub mod cards;
+pub mod import;
 pub mod pages;
 
 use serde::{Deserialize, Serialize};

@@ -2,8 +2,13 @@
 //! runs, holding a generated directory (see `fakes::directory::generate`).
 //!
 //! ```text
-//! fake-directory --flavor google|microsoft|slack --listen 127.0.0.1:PORT --people N [--seed S] [--org ORG]
+//! fake-directory --flavor google|microsoft|slack --listen 127.0.0.1:PORT --people N [--seed S] [--org ORG] [--with-idp]
 //! ```
+//!
+//! `--with-idp` also serves the provider's sign-in and consent on the same origin (as
+//! accounts.google.com, login.microsoftonline.com and slack.com do), signing in as the
+//! directory's administrator; the origin is then the value for `ROLLCALL_GOOGLE_ISSUER`,
+//! `ROLLCALL_MICROSOFT_AUTHORITY` or `ROLLCALL_SLACK_ISSUER`.
 //!
 //! Prints `listening on URL` (the API base URL: the value for `ROLLCALL_GOOGLE_DIRECTORY_URL`,
 //! `ROLLCALL_GRAPH_URL` or `ROLLCALL_SLACK_API_URL`) once ready, then `token TOKEN`, `org ORG`,
@@ -35,6 +40,9 @@ struct Args {
     /// fake's own]. People's emails stay at example.com.
     #[arg(long)]
     org: Option<String>,
+    /// Also serve the provider's OpenID sign-in and consent on the same origin.
+    #[arg(long)]
+    with_idp: bool,
 }
 
 #[tokio::main]
@@ -42,7 +50,12 @@ async fn main() -> std::io::Result<()> {
     let args = Args::parse();
     let started = Instant::now();
     let people = generate(args.flavor, args.people, args.seed);
-    let dir = FakeDirectory::start_with(args.flavor, args.listen, people).await?;
+    let (dir, _idp) = if args.with_idp {
+        let (dir, idp) = FakeDirectory::start_with_idp(args.flavor, args.listen, people).await?;
+        (dir, Some(idp))
+    } else {
+        (FakeDirectory::start_with(args.flavor, args.listen, people).await?, None)
+    };
     if let Some(org) = args.org {
         dir.set_org(org);
     }

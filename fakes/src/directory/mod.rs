@@ -179,6 +179,51 @@ impl FakeDirectory {
         people: Vec<DirectoryPerson>,
     ) -> std::io::Result<FakeDirectory> {
         let listener = tokio::net::TcpListener::bind(listen).await?;
+        let (directory, router) = Self::serving(flavor, &listener, people)?;
+        directory.spawn(listener, router);
+        Ok(directory)
+    }
+
+    /// Starts a fake directory together with the provider's sign-in on the same origin, as the
+    /// real services share a host: Google's consent (with `access_type=offline` refresh tokens)
+    /// whose access tokens this directory accepts, Entra's OpenID endpoints beside its
+    /// admin consent and client-credentials token, Slack's OpenID sign-in beside its install.
+    /// Both use the directory's client ID and secret; the fake provider signs in as the
+    /// directory's administrator `ada@…` of its org (its `hd`, `tid` or team).
+    pub async fn start_with_idp(
+        flavor: DirectoryFlavor,
+        listen: SocketAddr,
+        people: Vec<DirectoryPerson>,
+    ) -> std::io::Result<(FakeDirectory, crate::FakeIdp)> {
+        let listener = tokio::net::TcpListener::bind(listen).await?;
+        let (directory, router) = Self::serving(flavor, &listener, people)?;
+        let (idp, idp_router) = crate::FakeIdp::serving(
+            flavor.into(),
+            directory.origin(),
+            directory.client_id(),
+            directory.client_secret(),
+            directory.shutdown.clone(),
+        );
+        let admin = directory
+            .people()
+            .into_iter()
+            .find(|p| p.kind == PersonKind::Admin)
+            .and_then(|p| p.email)
+            .unwrap_or_else(|| format!("ada@{DEFAULT_DOMAIN}"));
+        idp.sign_in_as(crate::Persona::from_login_hint(
+            flavor.into(),
+            &admin,
+            Some(directory.org()),
+        ));
+        directory.spawn(listener, router.merge(idp_router));
+        Ok((directory, idp))
+    }
+
+    fn serving(
+        flavor: DirectoryFlavor,
+        listener: &tokio::net::TcpListener,
+        people: Vec<DirectoryPerson>,
+    ) -> std::io::Result<(FakeDirectory, Router)> {
         let origin = format!("http://{}", listener.local_addr()?);
         let org = match flavor {
             DirectoryFlavor::Google => DEFAULT_DOMAIN,
@@ -197,20 +242,25 @@ impl FakeDirectory {
             DirectoryFlavor::Slack => format!("{origin}/api"),
             _ => origin,
         };
-        let shutdown = Arc::new(Notify::new());
-        let app = router(shared.clone());
-        let stop = shutdown.clone();
+        let router = router(shared.clone());
+        Ok((
+            FakeDirectory {
+                shared,
+                base_url,
+                shutdown: Arc::new(Notify::new()),
+            },
+            router,
+        ))
+    }
+
+    fn spawn(&self, listener: tokio::net::TcpListener, app: Router) {
+        let stop = self.shutdown.clone();
         tokio::spawn(async move {
             // `notify_one` stores a permit, so a drop before this task first polls still stops it.
             let _ = axum::serve(listener, app)
                 .with_graceful_shutdown(async move { stop.notified().await })
                 .await;
         });
-        Ok(FakeDirectory {
-            shared,
-            base_url,
-            shutdown,
-        })
     }
 
     /// The API's base URL: the value for `ROLLCALL_GOOGLE_DIRECTORY_URL` (`http://127.0.0.1:PORT`,

@@ -289,6 +289,7 @@ async fn slack(http: &reqwest::Client, base: &str, token: &str, cursor: Option<&
         .filter_map(|m| {
             let id = text(m, &["id"])?;
             let email = text(m, &["profile", "email"]);
+            let guest = flag(m, "is_restricted") || flag(m, "is_ultra_restricted");
             let skip = if id == "USLACKBOT" {
                 Some(SkipReason::Slackbot)
             } else if flag(m, "deleted") {
@@ -297,7 +298,7 @@ async fn slack(http: &reqwest::Client, base: &str, token: &str, cursor: Option<&
                 Some(SkipReason::Bot)
             } else if flag(m, "is_app_user") {
                 Some(SkipReason::AppUser)
-            } else if flag(m, "is_restricted") || flag(m, "is_ultra_restricted") {
+            } else if guest {
                 Some(SkipReason::Guest)
             } else if email.is_none() {
                 Some(SkipReason::NoEmail)
@@ -320,7 +321,7 @@ async fn slack(http: &reqwest::Client, base: &str, token: &str, cursor: Option<&
                 family_name: family,
                 skip,
                 org_unit: None,
-                user_type: None,
+                user_type: Some(if guest { "Guest" } else { "Member" }.to_owned()),
             })
         })
         .collect();

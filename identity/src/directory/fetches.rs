@@ -34,6 +34,12 @@ pub const QUEUE: Queue = Queue {
 /// (the one under way is returned instead). `delta` (Graph): read only the changes since the
 /// last finished delta read, from the link it kept (everyone, the first time).
 pub async fn enqueue(db: &Db, org_id: Uuid, provider: Provider, delta: bool) -> Result<i64> {
+    enqueue_by(db, org_id, provider, delta, "").await
+}
+
+/// [`enqueue`], saying who asked (an admin's label, "automatic sync") for the card and the
+/// Activity entry.
+pub async fn enqueue_by(db: &Db, org_id: Uuid, provider: Provider, delta: bool, requested_by: &str) -> Result<i64> {
     let mut tx = db.begin().await?;
     let running: Option<i64> = sqlx::query_scalar(
         "select id from directory_fetches
@@ -47,8 +53,8 @@ pub async fn enqueue(db: &Db, org_id: Uuid, provider: Provider, delta: bool) -> 
         return Ok(id);
     }
     let id: i64 = sqlx::query_scalar(
-        "insert into directory_fetches (org_id, provider, delta, cursor)
-         values ($1, $2, $3, case when $3 then (select delta_link from directory_fetches
+        "insert into directory_fetches (org_id, provider, delta, requested_by, cursor)
+         values ($1, $2, $3, nullif($4, ''), case when $3 then (select delta_link from directory_fetches
                                                where org_id = $1 and provider = $2 and delta and finished_at is not null
                                                order by id desc limit 1) end)
          returning id",
@@ -56,6 +62,7 @@ pub async fn enqueue(db: &Db, org_id: Uuid, provider: Provider, delta: bool) -> 
     .bind(org_id)
     .bind(provider.as_str())
     .bind(delta)
+    .bind(requested_by)
     .fetch_one(&mut *tx)
     .await?;
     jobs::notify(&mut tx, &QUEUE).await?;
@@ -101,7 +108,7 @@ pub async fn run(
         }
         let page = with_retries(
             retries,
-            |_, _| {},
+            |error, wait| note_retry(db, claim, error, wait),
             || fetch_page(http, source, token, cursor.as_deref()),
         )
         .await
@@ -117,6 +124,37 @@ pub async fn run(
         cursor = page.next;
         pages_run += 1;
     }
+}
+
+/// Says on the fetch, for the card and the progress bar, that it is waiting to try again.
+fn note_retry(db: &Db, claim: &Claim, error: &FetchError, wait: std::time::Duration) {
+    let note = match error {
+        FetchError::RateLimited { .. } => format!(
+            "Rate limited by the directory; retrying in {:.0} s.",
+            wait.as_secs_f64().ceil()
+        ),
+        other => format!("{other}; retrying in {:.0} s.", wait.as_secs_f64().ceil()),
+    };
+    let (db, org_id, id) = (db.clone(), claim.org_id, claim.id);
+    tokio::spawn(async move {
+        let _ = sqlx::query("update directory_fetches set last_error = $3 where org_id = $1 and id = $2")
+            .bind(org_id)
+            .bind(id)
+            .bind(note)
+            .execute(&db)
+            .await;
+    });
+}
+
+/// A claimed fetch's provider and whether it reads Graph's delta.
+pub async fn describe(db: &Db, claim: &Claim) -> Result<Option<(Provider, bool)>> {
+    let row: Option<(String, bool)> =
+        sqlx::query_as("select provider, delta from directory_fetches where org_id = $1 and id = $2")
+            .bind(claim.org_id)
+            .bind(claim.id)
+            .fetch_optional(db)
+            .await?;
+    Ok(row.and_then(|(p, delta)| Some((Provider::parse(&p)?, delta))))
 }
 
 #[derive(Debug, thiserror::Error)]

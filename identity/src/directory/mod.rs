@@ -4,9 +4,13 @@
 //! durable read of a whole directory, resumable page by page, into `directory_entries`
 //! (`fetches`). The import view builds on these.
 
+pub mod connections;
+pub mod consent;
 pub mod fetch;
 pub mod fetches;
+pub mod import;
 pub mod retry;
+pub mod view;
 
 pub use fetch::{fetch_page, graph_app_token, DirectorySource, FetchError, Page};
 pub use retry::{with_retries, Backoff};
@@ -56,6 +60,14 @@ impl SkipReason {
             SkipReason::Archived => "archived",
             SkipReason::NoEmail => "no_email",
         }
+    }
+
+    /// The reason stored as `as_str` says.
+    pub fn parse(s: &str) -> Option<SkipReason> {
+        use SkipReason::*;
+        [Bot, Slackbot, AppUser, Guest, Deleted, Suspended, Archived, NoEmail]
+            .into_iter()
+            .find(|r| r.as_str() == s)
     }
 
     pub fn label(self) -> &'static str {

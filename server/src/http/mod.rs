@@ -4,6 +4,7 @@
 mod auth;
 pub mod bundle;
 mod context;
+mod directory;
 mod guard;
 mod health;
 mod providers;
@@ -147,6 +148,18 @@ fn browser_surface(state: SharedState, leptos_options: LeptosOptions, public_ori
         .route("/integrations/require-sso", post(providers::require_sso))
         .route("/integrations/{provider}/mode", post(providers::set_mode))
         .route("/integrations/{provider}/disable", post(providers::disable))
+        .route("/integrations/{provider}/directory/connect", get(directory::connect))
+        .route("/integrations/{provider}/directory/sync", post(directory::sync))
+        .route("/integrations/{provider}/directory/schedule", post(directory::schedule))
+        .route(
+            "/integrations/{provider}/directory/disconnect",
+            post(directory::disconnect),
+        )
+        .route("/integrations/{provider}/import", post(directory::import))
+        .route(
+            "/integrations/{provider}/deactivate-removed",
+            post(directory::deactivate_removed),
+        )
         .route("/profile/accounts/{provider}/unlink", post(providers::unlink))
         .route(
             "/users/{id}/accounts/{provider}/unlink",

@@ -31,7 +31,7 @@ use serde::Deserialize;
 pub const BROWSER_COOKIE: &str = "rollcall_oidc";
 
 /// Where a failed provider step sends the person, and the way back offered there.
-fn problem(state: &SharedState, ctx: &RequestContext, err: identity::Error, back: (&str, &str)) -> Response {
+pub(super) fn problem(state: &SharedState, ctx: &RequestContext, err: identity::Error, back: (&str, &str)) -> Response {
     let mut flash = flash_for(err, &ctx.request_id);
     flash.values.insert("request_id".into(), ctx.request_id.clone());
     flash.values.insert("back_href".into(), back.0.into());
@@ -39,20 +39,20 @@ fn problem(state: &SharedState, ctx: &RequestContext, err: identity::Error, back
     redirect_with_flash("/auth/problem", &flash, state.secure_cookies)
 }
 
-fn provider_of(name: &str) -> Result<Provider, identity::Error> {
+pub(super) fn provider_of(name: &str) -> Result<Provider, identity::Error> {
     Provider::parse(name).ok_or(identity::Error::NotFound)
 }
 
 /// Whether the browser says this navigation came from a Rollcall page (or was typed): browsers
 /// that send no `Sec-Fetch-Site` (old ones, scripts) are let through, as for form posts.
-fn started_here(headers: &HeaderMap) -> bool {
+pub(super) fn started_here(headers: &HeaderMap) -> bool {
     matches!(
         headers.get("sec-fetch-site").map(|v| v.as_bytes()),
         None | Some(b"same-origin") | Some(b"none")
     )
 }
 
-async fn redirect_to_provider(
+pub(super) async fn redirect_to_provider(
     state: &SharedState,
     ctx: &RequestContext,
     provider: Provider,
@@ -263,6 +263,9 @@ pub struct CallbackQuery {
     code: Option<String>,
     error: Option<String>,
     error_description: Option<String>,
+    /// Entra's admin consent answers with these instead of a code.
+    admin_consent: Option<String>,
+    tenant: Option<String>,
 }
 
 /// `GET /auth/{provider}/callback`: where the provider sends the browser back.
@@ -291,19 +294,13 @@ pub async fn callback(
         }
     }
     let browser = cookie_value(ctx.cookie_header.as_deref(), BROWSER_COOKIE, state.secure_cookies);
-    let finished = oidc::finish(
-        &state.db,
-        &state.providers,
-        provider,
-        oidc::Callback {
-            state: &query.state,
-            code: query.code.as_deref(),
-            error: query.error.as_deref(),
-            error_description: query.error_description.as_deref(),
-            browser,
-        },
-    )
-    .await;
+    let callback = oidc::Callback {
+        state: &query.state,
+        code: query.code.as_deref(),
+        error: query.error.as_deref(),
+        error_description: query.error_description.as_deref(),
+        browser,
+    };
     let count_failure = || async {
         if let Some(key) = &ip_key {
             if let Err(err) = throttle::count_failure(&state.db, &state.throttle, std::slice::from_ref(key)).await {
@@ -311,6 +308,24 @@ pub async fn callback(
             }
         }
     };
+    let attempt = match oidc::take_attempt(&state.db, provider, &callback).await {
+        Ok(attempt) => attempt,
+        Err(err) => {
+            count_failure().await;
+            return problem(&state, &ctx, err, generic_back);
+        }
+    };
+    if let Purpose::Directory { org_id, user_id } = attempt.purpose {
+        let answer = identity::directory::consent::Answer {
+            code: query.code.as_deref(),
+            admin_consent: query.admin_consent.as_deref(),
+            tenant: query.tenant.as_deref(),
+        };
+        return super::directory::consent_granted(&state, &ctx, provider, (org_id, user_id), &attempt, answer).await;
+    }
+    let finished = oidc::complete(&state.providers, provider, &attempt, query.code.as_deref())
+        .await
+        .map(|(account, waited, _)| (attempt.purpose.clone(), account, waited));
     let (purpose, account, upstream) = match finished {
         Ok(done) => done,
         Err(err) => {
@@ -409,10 +424,12 @@ async fn complete(
                 Err(err) => problem(state, ctx, err, ("/login", "Go to sign in")),
             }
         }
+        // Handled before the code is exchanged (see `callback`).
+        Purpose::Directory { .. } => problem(state, ctx, session_changed(), ("/integrations", "Back to Integrations")),
     }
 }
 
-fn actor_of(ctx: &RequestContext, session: &identity::sessions::SessionUser) -> Actor {
+pub(super) fn actor_of(ctx: &RequestContext, session: &identity::sessions::SessionUser) -> Actor {
     Actor {
         org_id: session.org_id,
         user_id: Some(session.user_id),
@@ -422,7 +439,7 @@ fn actor_of(ctx: &RequestContext, session: &identity::sessions::SessionUser) -> 
     }
 }
 
-fn not_started_here() -> identity::Error {
+pub(super) fn not_started_here() -> identity::Error {
     identity::Error::Forbidden(
         "That link was opened from another site, so Rollcall did not follow it. Start again from Rollcall itself."
             .into(),
@@ -433,7 +450,7 @@ fn only_admins() -> identity::Error {
     identity::Error::Forbidden("Only workspace admins can connect an organisation.".into())
 }
 
-fn session_changed() -> identity::Error {
+pub(super) fn session_changed() -> identity::Error {
     identity::Error::Forbidden(
         "You are no longer signed in as the person who started this. Sign in again and start over.".into(),
     )
@@ -441,7 +458,7 @@ fn session_changed() -> identity::Error {
 
 // --- The Integrations tab's and the profile's plain forms -------------------------------------
 
-fn admin_actor(ctx: &RequestContext) -> Result<Actor, identity::Error> {
+pub(super) fn admin_actor(ctx: &RequestContext) -> Result<Actor, identity::Error> {
     let session = ctx
         .session
         .as_ref()
@@ -452,7 +469,12 @@ fn admin_actor(ctx: &RequestContext) -> Result<Actor, identity::Error> {
     Ok(actor_of(ctx, session))
 }
 
-fn back_with(state: &SharedState, to: &str, result: Result<String, identity::Error>, ctx: &RequestContext) -> Response {
+pub(super) fn back_with(
+    state: &SharedState,
+    to: &str,
+    result: Result<String, identity::Error>,
+    ctx: &RequestContext,
+) -> Response {
     let flash = match result {
         Ok(notice) => {
             let mut flash = Flash::default();

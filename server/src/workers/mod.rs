@@ -1,8 +1,9 @@
 //! Background work every app server runs beside its HTTP surface: draining the engine's queues
-//! (today the mail outbox, `outbox`) and periodic housekeeping (`housekeeping`). Any number of
+//! (the mail outbox, `outbox`; directory reads, `directory`) and periodic housekeeping (`housekeeping`). Any number of
 //! servers run these at once: queues are leased row by row (`identity::jobs`), and housekeeping
 //! is idempotent.
 
+mod directory;
 mod housekeeping;
 mod outbox;
 mod queue;
@@ -20,7 +21,10 @@ impl Workers {
     /// Starts housekeeping, and outbox delivery when an SMTP server is configured (without one,
     /// mail waits in the outbox for an admin).
     pub fn start(state: SharedState, mailer: Option<Mailer>) -> Workers {
-        let mut tasks = vec![tokio::spawn(housekeeping::run(state.clone()))];
+        let mut tasks = vec![
+            tokio::spawn(housekeeping::run(state.clone())),
+            tokio::spawn(directory::run(state.clone())),
+        ];
         if let Some(mailer) = mailer {
             tasks.push(tokio::spawn(outbox::run(state, mailer)));
         }

@@ -93,6 +93,9 @@ pub fn settings(database_url: String) -> Settings {
         slack_client_id: None,
         slack_client_secret: None,
         slack_issuer: "https://slack.com".into(),
+        google_directory_url: "https://admin.googleapis.com".into(),
+        graph_url: "https://graph.microsoft.com".into(),
+        slack_api_url: "https://slack.com/api".into(),
         site_root: format!("{}/../target/site", env!("CARGO_MANIFEST_DIR")),
     }
 }

@@ -6,6 +6,7 @@ mod mail_server;
 mod auth;
 mod cli;
 mod directory_fetch;
+mod directory_import;
 mod health_and_static;
 mod hostile_input;
 mod invites;

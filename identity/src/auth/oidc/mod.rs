@@ -52,6 +52,10 @@ pub struct ProviderSettings {
     pub issuer: String,
     /// `<public URL>/auth/<provider>/callback`.
     pub redirect_uri: String,
+    /// Where the organisation's directory is read: Google's Admin SDK
+    /// (`https://admin.googleapis.com`), Microsoft Graph (`https://graph.microsoft.com`),
+    /// Slack's Web API (`https://slack.com/api`).
+    pub directory_url: String,
 }
 
 impl std::fmt::Debug for ProviderSettings {
@@ -61,6 +65,7 @@ impl std::fmt::Debug for ProviderSettings {
             .field("client_id", &self.client_id)
             .field("issuer", &self.issuer)
             .field("redirect_uri", &self.redirect_uri)
+            .field("directory_url", &self.directory_url)
             .finish_non_exhaustive()
     }
 }
@@ -105,7 +110,13 @@ pub enum Purpose {
     Invite { org_id: Uuid, invite_id: Uuid },
     /// Get back in through a one-time access link by linking this provider.
     Access { org_id: Uuid, link_id: Uuid },
+    /// An admin gives Rollcall read access to the organisation's directory (#19): Google's
+    /// offline consent, Entra's admin consent, Slack's app install.
+    Directory { org_id: Uuid, user_id: Uuid },
 }
+
+/// Google's read-only scope on the Admin SDK Directory's users.
+pub const GOOGLE_DIRECTORY_SCOPE: &str = "https://www.googleapis.com/auth/admin.directory.user.readonly";
 
 /// Every configured provider, with what this process has discovered of each.
 #[derive(Clone)]
@@ -195,6 +206,22 @@ impl Providers {
         &self.http
     }
 
+    /// The client every provider request goes through (no redirects followed, short timeouts).
+    pub fn http_client(&self) -> &reqwest::Client {
+        &self.http
+    }
+
+    /// The provider's token endpoint, from its discovery document.
+    pub async fn token_endpoint(&self, provider: Provider) -> Result<String> {
+        let entry = self.entry(provider)?;
+        let (metadata, _) = entry
+            .discovered
+            .get(self.http(), &entry.settings)
+            .await
+            .map_err(|e| unavailable(provider, &e))?;
+        Ok(metadata.token_endpoint.clone())
+    }
+
     fn entry(&self, provider: Provider) -> Result<&ProviderEntry> {
         self.inner.get(&provider).ok_or_else(|| {
             Error::Forbidden(format!(
@@ -262,32 +289,63 @@ pub async fn start(
     if let Some(hint) = login_hint.filter(|h| !h.is_empty() && h.len() <= 254) {
         request = request.add_extra_param("login_hint", hint.to_owned());
     }
+    if matches!(purpose, Purpose::Directory { .. }) {
+        // Google's consent to read the directory, with a refresh token for later syncs: offline
+        // access, and the consent screen every time (Google hands out a refresh token only then).
+        request = request
+            .add_scope(Scope::new(GOOGLE_DIRECTORY_SCOPE.into()))
+            .add_extra_param("access_type", "offline")
+            .add_extra_param("prompt", "consent");
+    }
     let (url, _, _) = request.url();
 
-    // The browser's binding cookie: kept (several tabs may have sign-ins in flight) when it is
-    // one of ours in form, else a new one.
-    let browser_secret = match browser.filter(|b| b.len() == 64 && b.bytes().all(|c| c.is_ascii_hexdigit())) {
-        Some(existing) => Secret::from_existing(existing),
-        None => Secret::generate(),
-    };
-    let browser_digest = browser_secret.digest();
-    sqlx::query(
-        "insert into oidc_attempts (state_hash, browser_hash, provider, purpose, nonce, pkce_verifier, expires_at)
-         values ($1, $2, $3, $4, $5, $6, $7)",
+    let browser_secret = record_attempt(
+        db,
+        provider,
+        purpose,
+        browser,
+        &state,
+        nonce.expose(),
+        verifier.secret(),
     )
-    .bind(state.digest())
-    .bind(browser_digest)
-    .bind(provider.as_str())
-    .bind(serde_json::to_value(purpose).map_err(|e| Error::Internal(e.to_string()))?)
-    .bind(nonce.expose())
-    .bind(verifier.secret())
-    .bind(Utc::now() + ATTEMPT_LIFETIME)
-    .execute(db)
     .await?;
     Ok(Started {
         authorization_url: url.to_string(),
         browser_secret,
     })
+}
+
+/// Keeps an attempt in flight until its callback: the digests of its `state` and of the
+/// browser's binding cookie, what it is for, its nonce and PKCE verifier. Returns the cookie:
+/// the browser's own when it is one of ours in form (several tabs may have attempts in flight),
+/// else a new one.
+pub async fn record_attempt(
+    db: &Db,
+    provider: Provider,
+    purpose: &Purpose,
+    browser: Option<&str>,
+    state: &Secret,
+    nonce: &str,
+    pkce_verifier: &str,
+) -> Result<Secret> {
+    let browser_secret = match browser.filter(|b| b.len() == 64 && b.bytes().all(|c| c.is_ascii_hexdigit())) {
+        Some(existing) => Secret::from_existing(existing),
+        None => Secret::generate(),
+    };
+    sqlx::query(
+        "insert into oidc_attempts (state_hash, browser_hash, provider, purpose, nonce, pkce_verifier, expires_at)
+         values ($1, $2, $3, $4, $5, $6, $7)",
+    )
+    .bind(state.digest())
+    .bind(browser_secret.digest())
+    .bind(provider.as_str())
+    .bind(serde_json::to_value(purpose).map_err(|e| Error::Internal(e.to_string()))?)
+    .bind(nonce)
+    .bind(pkce_verifier)
+    .bind(Utc::now() + ATTEMPT_LIFETIME)
+    .execute(db)
+    .await?;
+    Ok(browser_secret)
 }
 
 /// What the provider sent back to the callback.
@@ -305,6 +363,14 @@ pub struct Callback<'a> {
 pub const ATTEMPT_EXPIRED: &str =
     "This sign-in attempt has expired or was already used. Start again from the sign-in page.";
 
+/// A callback's attempt, consumed and checked: the browser that started it, the provider, its
+/// lifetime, and no error sent back.
+pub struct TakenAttempt {
+    pub purpose: Purpose,
+    nonce: String,
+    pkce_verifier: String,
+}
+
 /// Completes a provider sign-in: consumes the attempt (whatever happens next), exchanges the
 /// code and checks the ID token. Returns what the attempt was for, the account proved, and the
 /// time spent waiting on the provider (the code exchange and any key refetch).
@@ -315,6 +381,15 @@ pub async fn finish(
     provider: Provider,
     callback: Callback<'_>,
 ) -> Result<(Purpose, VerifiedAccount, std::time::Duration)> {
+    let attempt = take_attempt(db, provider, &callback).await?;
+    let (account, waited, _) = complete(providers, provider, &attempt, callback.code).await?;
+    Ok((attempt.purpose, account, waited))
+}
+
+/// Consumes the attempt a callback names (single use: deleted on the first callback that names
+/// it, whatever that callback carries) and checks it belongs to this browser and provider, is
+/// still current, and was not refused or cancelled at the provider.
+pub async fn take_attempt(db: &Db, provider: Provider, callback: &Callback<'_>) -> Result<TakenAttempt> {
     if callback.state.is_empty() || callback.state.len() > MAX_PARAM_BYTES {
         return Err(Error::Forbidden(ATTEMPT_EXPIRED.into()));
     }
@@ -327,7 +402,6 @@ pub async fn finish(
         pkce_verifier: String,
         expired: bool,
     }
-    // Single use: deleted on the first callback that names it, whatever that callback carries.
     let attempt: Option<Attempt> = sqlx::query_as(
         "delete from oidc_attempts where state_hash = $1
          returning browser_hash, provider, purpose, nonce, pkce_verifier, expires_at <= now() as expired",
@@ -356,14 +430,18 @@ pub async fn finish(
         let description: String = callback.error_description.unwrap_or("").chars().take(200).collect();
         let error_logged: String = error.chars().take(60).collect();
         tracing::info!(provider = %provider, error = error_logged, description, "the provider sent back an error");
+        let what = match purpose {
+            Purpose::Directory { .. } => "directory access",
+            _ => "sign-in",
+        };
         return Err(Error::Forbidden(if cancelled {
             format!(
-                "The sign-in was cancelled or not allowed at {}. Nothing was changed. Start again if you meant to sign in.",
+                "The {what} was cancelled or not allowed at {}. Nothing was changed. Start again if you meant to do it.",
                 provider.label()
             )
         } else {
             format!(
-                "{} refused the sign-in ({}). Start again; if it keeps happening, ask your admin.",
+                "{} refused the {what} ({}). Start again; if it keeps happening, ask your admin.",
                 provider.label(),
                 error
                     .chars()
@@ -373,8 +451,30 @@ pub async fn finish(
             )
         }));
     }
-    let code = callback
-        .code
+    Ok(TakenAttempt {
+        purpose,
+        nonce: attempt.nonce,
+        pkce_verifier: attempt.pkce_verifier,
+    })
+}
+
+/// What a token endpoint handed out beside the ID token (Google's directory consent keeps it).
+pub struct TokenGrant {
+    pub access_token: Option<SecretString>,
+    pub refresh_token: Option<SecretString>,
+    pub expires_in: Option<i64>,
+    pub scope: Option<String>,
+}
+
+/// Exchanges a taken attempt's code and checks the ID token it brings: the account proved,
+/// the time spent waiting on the provider, and the tokens handed out.
+pub async fn complete(
+    providers: &Providers,
+    provider: Provider,
+    attempt: &TakenAttempt,
+    code: Option<&str>,
+) -> Result<(VerifiedAccount, std::time::Duration, TokenGrant)> {
+    let code = code
         .filter(|c| !c.is_empty() && c.len() <= MAX_PARAM_BYTES)
         .ok_or_else(|| Error::Forbidden(ATTEMPT_EXPIRED.into()))?;
 
@@ -385,7 +485,7 @@ pub async fn finish(
         .await
         .map_err(|e| unavailable(provider, &e))?;
     let waiting = std::time::Instant::now();
-    let id_token = exchange_code(
+    let body = exchange_code(
         providers.http(),
         &entry.settings,
         &metadata.token_endpoint,
@@ -404,6 +504,20 @@ pub async fn finish(
         }
     })?;
     let mut provider_wait = waiting.elapsed();
+    let text = |name: &str| body.get(name).and_then(|t| t.as_str()).map(str::to_owned);
+    let id_token = text("id_token").ok_or_else(|| {
+        tracing::info!(provider = %provider, "the token response has no id_token");
+        Error::Forbidden(format!(
+            "{} did not confirm this sign-in (no ID token). Start again from the sign-in page.",
+            provider.label()
+        ))
+    })?;
+    let grant = TokenGrant {
+        access_token: text("access_token").map(SecretString::from),
+        refresh_token: text("refresh_token").map(SecretString::from),
+        expires_in: body.get("expires_in").and_then(|v| v.as_i64()),
+        scope: text("scope"),
+    };
     let verified = match verify::verify(&entry.settings, &metadata, &keys, &id_token, &attempt.nonce) {
         Err(verify::Refusal::UnknownKey) => {
             let refetching = std::time::Instant::now();
@@ -427,7 +541,7 @@ pub async fn finish(
             provider.label()
         ))
     })?;
-    Ok((purpose, account, provider_wait))
+    Ok((account, provider_wait, grant))
 }
 
 enum Exchange {
@@ -436,14 +550,14 @@ enum Exchange {
 }
 
 /// The token request (client credentials in the body, which all three accept), returning the
-/// raw ID token. Errors: RFC 6749's JSON `error`, or Slack's HTTP 200 `{"ok": false}`.
+/// token response. Errors: RFC 6749's JSON `error`, or Slack's HTTP 200 `{"ok": false}`.
 async fn exchange_code(
     http: &reqwest::Client,
     settings: &ProviderSettings,
     token_endpoint: &str,
     code: &str,
     pkce_verifier: &str,
-) -> std::result::Result<String, Exchange> {
+) -> std::result::Result<serde_json::Value, Exchange> {
     let verifier = PkceCodeVerifier::new(pkce_verifier.to_owned());
     let form = [
         ("grant_type", "authorization_code"),
@@ -486,10 +600,7 @@ async fn exchange_code(
     if !status.is_success() || body.get("ok") == Some(&serde_json::Value::Bool(false)) {
         return Err(Exchange::Refused(error_text(&body)));
     }
-    body.get("id_token")
-        .and_then(|t| t.as_str())
-        .map(str::to_owned)
-        .ok_or_else(|| Exchange::Refused("the token response has no id_token".into()))
+    Ok(body)
 }
 
 /// Deletes attempts that expired (housekeeping).
