@@ -1,5 +1,5 @@
 import { defineConfig } from '@playwright/test';
-import { dataDir, firstRunDataDir, firstRunPort, mailDir, port, smtpPort } from './servers';
+import { dataDir, directoryPorts, directorySizes, firstRunDataDir, firstRunPort, importDataDir, importPort, mailDir, port, smtpPort } from './servers';
 import { googleIssuer, providerEnv } from './tests/provider';
 
 // Every test makes its own workspace and people (tests/support.ts: newWorkspace, addUser), with
@@ -73,6 +73,33 @@ export default defineConfig({
   // (tests/00-first-run.spec.ts): no other test touches it, so it is empty when that test
   // starts, whatever else runs and in whatever order. It sends no mail.
   rollcallServer('rollcall first run', firstRunDataDir, firstRunPort, {}),
+  // The fakes of Google Workspace, Entra ID with Graph, and Slack (sign-in, consent and
+  // directory on one origin each), and a server of their own for the import journeys.
+  ...(['google', 'microsoft', 'slack'] as const).map((flavor) => ({
+    name: `fake ${flavor} directory`,
+    command: `target/debug/fake-directory --flavor ${flavor} --with-idp --listen 127.0.0.1:${directoryPorts[flavor]} --people ${directorySizes[flavor]}`,
+    cwd: '..',
+    port: directoryPorts[flavor],
+    timeout: 30_000,
+    reuseExistingServer: false,
+    stdout: 'ignore' as const,
+    stderr: 'pipe' as const,
+  })),
+  rollcallServer('rollcall import', importDataDir, importPort, {
+    ROLLCALL_PUBLIC_URL: `http://127.0.0.1:${importPort}`,
+    ROLLCALL_GOOGLE_CLIENT_ID: 'fake-google-client',
+    ROLLCALL_GOOGLE_CLIENT_SECRET: 'fake-google-secret',
+    ROLLCALL_GOOGLE_ISSUER: `http://127.0.0.1:${directoryPorts.google}`,
+    ROLLCALL_GOOGLE_DIRECTORY_URL: `http://127.0.0.1:${directoryPorts.google}`,
+    ROLLCALL_MICROSOFT_CLIENT_ID: 'fake-microsoft-client',
+    ROLLCALL_MICROSOFT_CLIENT_SECRET: 'fake-microsoft-secret',
+    ROLLCALL_MICROSOFT_AUTHORITY: `http://127.0.0.1:${directoryPorts.microsoft}`,
+    ROLLCALL_GRAPH_URL: `http://127.0.0.1:${directoryPorts.microsoft}`,
+    ROLLCALL_SLACK_CLIENT_ID: 'fake-slack-client',
+    ROLLCALL_SLACK_CLIENT_SECRET: 'fake-slack-secret',
+    ROLLCALL_SLACK_ISSUER: `http://127.0.0.1:${directoryPorts.slack}`,
+    ROLLCALL_SLACK_API_URL: `http://127.0.0.1:${directoryPorts.slack}/api`,
+  }),
   ],
 });
 

@@ -28,3 +28,20 @@ export const slackPort = Number(process.env.E2E_SLACK_PORT ?? 3303);
 
 /** Where tests write screenshots. `scripts/screenshots` copies them into docs/. */
 export const screenshotDir = 'target/screenshots';
+
+/**
+ * A server for the directory-import journeys (tests/04-import.spec.ts), whose Google, Microsoft
+ * and Slack are the fakes of those services (`fake-directory --with-idp`: each provider's
+ * sign-in, consent and directory API on one origin, with a generated directory). Connected
+ * organisations are unique per provider across a server's workspaces, and each fake is one
+ * organisation, so these journeys get a server of their own.
+ */
+export const importPort = Number(process.env.E2E_IMPORT_PORT ?? port + 3);
+export const importDataDir = 'target/e2e-import';
+export const directoryPorts = {
+  google: Number(process.env.E2E_GOOGLE_DIRECTORY_PORT ?? 3311),
+  microsoft: Number(process.env.E2E_MICROSOFT_DIRECTORY_PORT ?? 3312),
+  slack: Number(process.env.E2E_SLACK_DIRECTORY_PORT ?? 3313),
+};
+/** How many people each fake directory holds (the journeys page through them). */
+export const directorySizes = { google: 1200, microsoft: 300, slack: 240 };

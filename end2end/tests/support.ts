@@ -89,12 +89,12 @@ export interface Workspace {
 const rollcallBin = join(repo, 'target/debug/rollcall');
 
 /** Runs the `rollcall` CLI against the e2e server's data directory; resolves to its standard output. */
-export function rollcall(args: string[], stdin = ''): Promise<string> {
+export function rollcall(args: string[], stdin = '', dir = dataDir): Promise<string> {
   return new Promise((resolve, reject) => {
     const child = execFile(
       rollcallBin,
       args,
-      { cwd: repo, env: { ...process.env, ROLLCALL_DATA_DIR: join(repo, dataDir), RUST_LOG: 'warn' }, timeout: 60_000 },
+      { cwd: repo, env: { ...process.env, ROLLCALL_DATA_DIR: join(repo, dir), RUST_LOG: 'warn' }, timeout: 60_000 },
       (error, stdout, stderr) => {
         if (error) reject(new Error(`rollcall ${args.join(' ')} failed: ${String(stderr).trim() || error.message}`));
         else resolve(String(stdout));
@@ -112,7 +112,7 @@ export function rollcall(args: string[], stdin = ''): Promise<string> {
  * (ada@acme.test): for a realistic screenshot; sign in through `/o/<slug>/login` then, since
  * another run of that test may have made the same addresses in another workspace.
  */
-export async function newWorkspace(options: { name?: string; plainEmails?: boolean } = {}): Promise<Workspace> {
+export async function newWorkspace(options: { name?: string; plainEmails?: boolean; dir?: string } = {}): Promise<Workspace> {
   const tag = randomBytes(4).toString('hex');
   const name = options.name ?? `Acme ${tag}`;
   const email = (local: string) => (options.plainEmails ? `${local}@acme.test` : `${local}.${tag}@acme.test`);
@@ -132,6 +132,7 @@ export async function newWorkspace(options: { name?: string; plainEmails?: boole
       '--admin-password-stdin',
     ],
     `${admin.password}\n`,
+    options.dir,
   );
   const slug = out.split('\n')[0].trim();
   expect(slug, `the slug printed by rollcall org create (output: ${out})`).toMatch(/^[a-z0-9-]+$/);
@@ -264,9 +265,9 @@ export async function waitForLinks(to: string, count: number, kind: 'invite' | '
 // --- Database -----------------------------------------------------------------------------------
 
 /** Runs SQL against the e2e server's embedded database (to age an invitation). */
-export function sql(statement: string) {
+export function sql(statement: string, dir = dataDir) {
   const url = execFileSync(rollcallBin, ['db', 'url'], {
-    env: { ...process.env, ROLLCALL_DATA_DIR: join(repo, dataDir), RUST_LOG: 'warn' },
+    env: { ...process.env, ROLLCALL_DATA_DIR: join(repo, dir), RUST_LOG: 'warn' },
   })
     .toString()
     .trim();

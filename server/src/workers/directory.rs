@@ -84,6 +84,11 @@ async fn fetch(state: &SharedState, sealer: &Sealer, claim: Claim) {
     .await;
     match outcome {
         Ok(Outcome::Finished { pages, people }) => {
+            // A first read can take the table from nothing to 100,000 rows: the import view's
+            // plans need the new counts (see `import::import`).
+            if people > 1_000 {
+                let _ = sqlx::query("analyze directory_entries").execute(db).await;
+            }
             let actor = Actor {
                 org_id: claim.org_id,
                 user_id: None,
