@@ -18,13 +18,15 @@ pub struct Workers {
 }
 
 impl Workers {
-    /// Starts housekeeping, and outbox delivery when an SMTP server is configured (without one,
-    /// mail waits in the outbox for an admin).
+    /// Starts housekeeping, directory reads when a provider is configured, and outbox delivery
+    /// when an SMTP server is configured (without one, mail waits in the outbox for an admin).
     pub fn start(state: SharedState, mailer: Option<Mailer>) -> Workers {
-        let mut tasks = vec![
-            tokio::spawn(housekeeping::run(state.clone())),
-            tokio::spawn(directory::run(state.clone())),
-        ];
+        let mut tasks = vec![tokio::spawn(housekeeping::run(state.clone()))];
+        // Directories are read only through a configured provider: without one there is nothing
+        // to read, and no connection is held listening for it.
+        if !state.providers.configured().is_empty() {
+            tasks.push(tokio::spawn(directory::run(state.clone())));
+        }
         if let Some(mailer) = mailer {
             tasks.push(tokio::spawn(outbox::run(state, mailer)));
         }

@@ -520,3 +520,59 @@ async fn another_workspace_can_neither_see_nor_import_nor_deactivate_a_workspace
     let res = hank.get("/integrations/slack/directory/connect").await;
     assert_eq!(location(&res), "/auth/problem");
 }
+
+#[tokio::test]
+async fn an_automatic_sync_starts_once_when_due_however_many_servers_look_and_deactivates_nobody() {
+    let people = generate(DirectoryFlavor::Slack, 50, 9);
+    let (app, dir, _idp, admin) =
+        connected(DirectoryFlavor::Slack, people.clone(), fakes::directory::DEFAULT_TEAM).await;
+    grant_access(&admin, "slack").await;
+    read_finished(&app, "slack").await;
+    admin.form("/integrations/slack/import", &[("all", "1")]).await;
+    let res = admin
+        .form("/integrations/slack/directory/schedule", &[("every", "6")])
+        .await;
+    assert_eq!(res.status(), 303);
+    let due: Option<bool> =
+        sqlx::query_scalar("select next_sync_at > now() + interval '5 hours' from directory_connections")
+            .fetch_one(&app.db)
+            .await
+            .unwrap();
+    assert_eq!(due, Some(true), "the next automatic sync is six hours away");
+
+    // Everyone leaves upstream; the sync comes due, and two servers look at once.
+    dir.set_people(vec![]);
+    sqlx::query("update directory_connections set next_sync_at = now() - interval '1 minute'")
+        .execute(&app.db)
+        .await
+        .unwrap();
+    let (a, b) = tokio::join!(
+        identity::directory::connections::start_due_syncs(&app.db),
+        identity::directory::connections::start_due_syncs(&app.db)
+    );
+    assert_eq!(a.unwrap() + b.unwrap(), 1);
+    assert_eq!(count(&app, "select count(*) from directory_fetches").await, 2);
+    for _ in 0..300 {
+        if count(
+            &app,
+            "select count(*) from directory_fetches where finished_at is not null",
+        )
+        .await
+            == 2
+        {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    let view = state_counts(&admin, "slack").await;
+    assert!(count_of(&view, "removed") > 0);
+    assert_eq!(
+        count(&app, "select count(*) from users where status = 'deactivated'").await,
+        0
+    );
+    let bad = admin
+        .form("/integrations/slack/directory/schedule", &[("every", "5")])
+        .await;
+    assert_eq!(location(&bad), "/integrations");
+    assert!(flash_error(&admin).await.contains("every 6, 12 or 24 hours"));
+}
