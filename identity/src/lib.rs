@@ -19,6 +19,7 @@ pub mod jobs;
 pub mod mail;
 pub mod orgs;
 pub mod providers;
+pub mod scim;
 pub mod secrets;
 pub mod sessions;
 pub mod users;
