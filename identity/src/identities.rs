@@ -179,6 +179,10 @@ async fn link_by_upstream_id(
            join users u on u.org_id = i.org_id and u.external_ids ->> '{key}' = $3
          where i.provider = $1 and i.mode <> 'off' and i.org_key = $2
            and ($4::text is null or lower(o.slug) = lower($4))
+           -- Only people the directory itself created, never an admin: an administrator of the
+           -- directory can give any account any address, so a person matched by email to an
+           -- import (or an admin) links from their profile as before.
+           and u.source = $1 and u.role = 'member'
            and not exists (select 1 from identities d where d.org_id = u.org_id and d.user_id = u.id and d.provider = $1)
          for update of u for share of i"
     ))
@@ -194,14 +198,22 @@ async fn link_by_upstream_id(
     match status.as_str() {
         "active" => {}
         "invited" => {
-            sqlx::query(
+            // The invitation must still be open: an expired one waits for a resend, as its link does.
+            let accepted = sqlx::query(
                 "update invites set accepted_at = now()
-                 where org_id = $1 and user_id = $2 and accepted_at is null and revoked_at is null and superseded_at is null",
+                 where org_id = $1 and user_id = $2 and accepted_at is null and revoked_at is null and superseded_at is null
+                   and expires_at > now()",
             )
             .bind(org_id)
             .bind(user_id)
             .execute(&mut *tx)
-            .await?;
+            .await?
+            .rows_affected();
+            if accepted == 0 {
+                return Err(Error::Forbidden(format!(
+                    "Your invitation to {org_name} has expired. Ask its admin to send it again."
+                )));
+            }
             sqlx::query("update users set status = 'active', version = version + 1 where org_id = $1 and id = $2")
                 .bind(org_id)
                 .bind(user_id)

@@ -221,7 +221,24 @@ async fn upsert(
     .execute(&mut *conn)
     .await;
     match result {
-        Ok(_) => Ok(()),
+        Ok(_) => {
+            // A directory read for another organisation than the one now connected is
+            // forgotten, tokens and all: the workspace must not keep reading an organisation
+            // that may now belong to another workspace.
+            let stale: bool = sqlx::query_scalar(
+                "select exists (select 1 from directory_connections c
+                                where c.org_id = $1 and c.provider = $2 and c.directory_key is distinct from $3)",
+            )
+            .bind(actor.org_id)
+            .bind(provider.as_str())
+            .bind(org_key)
+            .fetch_one(&mut *conn)
+            .await?;
+            if stale {
+                crate::directory::connections::forget(conn, actor.org_id, provider).await?;
+            }
+            Ok(())
+        }
         Err(sqlx::Error::Database(db)) if db.constraint() == Some("integrations_org_key_once") => {
             Err(Error::conflict(
                 "org_key",

@@ -230,9 +230,11 @@ pub async fn start_due_syncs(db: &Db) -> Result<usize> {
     let due: Vec<(Uuid, String)> = sqlx::query_as(
         "update directory_connections c
             set next_sync_at = now() + make_interval(hours => c.sync_every_hours)
-           from (select org_id, provider from directory_connections
-                 where sync_every_hours is not null and next_sync_at <= now() and status = 'ok'
-                 order by next_sync_at limit 100 for update skip locked) due
+           from (select c.org_id, c.provider from directory_connections c
+                 join integrations i on i.org_id = c.org_id and i.provider = c.provider
+                                     and i.mode <> 'off' and i.org_key = c.directory_key
+                 where c.sync_every_hours is not null and c.next_sync_at <= now() and c.status = 'ok'
+                 order by c.next_sync_at limit 100 for update of c skip locked) due
           where c.org_id = due.org_id and c.provider = due.provider
           returning c.org_id, c.provider",
     )
@@ -275,9 +277,11 @@ pub async fn reader(
         .settings(provider)
         .ok_or_else(|| ReadError::NotConfigured(provider))?;
     let sealed: Sealed = sqlx::query_as(
-        "select directory_key, access_token, coalesce(access_expires_at > now() + make_interval(secs => $3), true) as fresh,
-                refresh_token
-         from directory_connections where org_id = $1 and provider = $2",
+        "select c.directory_key, c.access_token,
+                coalesce(c.access_expires_at > now() + make_interval(secs => $3), true) as fresh, c.refresh_token
+         from directory_connections c
+         join integrations i on i.org_id = c.org_id and i.provider = c.provider
+         where c.org_id = $1 and c.provider = $2 and i.mode <> 'off' and i.org_key = c.directory_key",
     )
     .bind(org_id)
     .bind(provider.as_str())

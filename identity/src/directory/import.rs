@@ -99,14 +99,22 @@ pub async fn import(db: &Db, actor: &Actor, provider: Provider, selection: &Sele
     let sql = format!(
         "with s as materialized ({states}),
          picked as (
-             select s.upstream_id, s.email, left(s.given_name, 100) as given_name, left(s.family_name, 100) as family_name,
-                    s.user_id, s.match_id, s.state
-             from s where ({clause})
+             -- One person per email: a second directory person with the same address stays
+             -- as it is (counted unchanged) rather than racing the first for it.
+             select distinct on (lower(s.email))
+                    s.upstream_id, btrim(s.email) as email, left(s.given_name, 100) as given_name,
+                    left(s.family_name, 100) as family_name, s.user_id, s.match_id, s.state
+             from s where ({clause}) and s.state in ('ready', 'changed')
+               and s.email ~ '^[^@[:space:]]+@[^@[:space:]]+[.][^@[:space:]]+$'
+             order by lower(s.email), s.upstream_id
          ),
          updated as (
              update users u set
                  given_name = p.given_name, family_name = p.family_name,
-                 email = case when exists (select 1 from users o where o.org_id = u.org_id and o.id <> u.id
+                 -- The directory moves the address only of people it created, never an admin's,
+                 -- and never onto an address someone else has.
+                 email = case when u.source <> '{key}' or u.role <> 'member'
+                                   or exists (select 1 from users o where o.org_id = u.org_id and o.id <> u.id
                                               and lower(o.email) = lower(p.email)) then u.email else p.email end,
                  version = u.version + 1
              from picked p
@@ -122,7 +130,7 @@ pub async fn import(db: &Db, actor: &Actor, provider: Provider, selection: &Sele
                  version = u.version + 1
              from picked p
              where p.state = 'ready' and p.match_id is not null and u.org_id = $1 and u.id = p.match_id
-               and not (u.external_ids ? '{key}')
+               and not (u.external_ids ? '{key}') and u.role = 'member'
              returning u.id
          ),
          created as (
@@ -148,6 +156,12 @@ pub async fn import(db: &Db, actor: &Actor, provider: Provider, selection: &Sele
         query = query.bind(b);
     }
     let (picked, created, linked, updated) = query.fetch_one(&mut *tx).await?;
+    // Selected but not ready or changed (or a duplicate address) count as unchanged too.
+    let selected: i64 = match &ids {
+        Some(ids) => ids.len() as i64,
+        None => picked,
+    };
+    let picked = selected.max(picked);
     let result = Imported {
         created: created as u64,
         linked: linked as u64,

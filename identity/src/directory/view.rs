@@ -78,7 +78,7 @@ pub(crate) fn states_sql(provider: Provider) -> String {
                     then case when u.status = 'deactivated' then 'imported' else 'removed' end
                   when e.removed_at is not null then null
                   when e.skip_reason is not null then 'skipped'
-                  when u.id is null and m.external_ids ? '{key}' then 'skipped'
+                  when u.id is null and (m.external_ids ? '{key}' or m.role = 'admin' or m.status = 'deleted') then 'skipped'
                   when u.id is null then 'ready'
                   when (u.given_name, u.family_name, lower(u.email)) is distinct from (e.given_name, e.family_name, lower(e.email))
                     then 'changed'
@@ -177,7 +177,9 @@ impl Entry {
             Some(reason) => super::SkipReason::parse(reason)
                 .map(|r| r.label().to_owned())
                 .unwrap_or_else(|| reason.to_owned()),
-            None => "email already used by another directory person".to_owned(),
+            None => {
+                "email belongs to a workspace admin or another directory person: link from their profile".to_owned()
+            }
         })
     }
 }

@@ -41,7 +41,9 @@ impl AttrPath {
         self.sub.as_deref().is_some_and(|s| s.eq_ignore_ascii_case(name))
     }
     pub fn enterprise(&self) -> bool {
-        self.schema.as_deref().is_some_and(|s| s.eq_ignore_ascii_case(ENTERPRISE))
+        self.schema
+            .as_deref()
+            .is_some_and(|s| s.eq_ignore_ascii_case(ENTERPRISE))
     }
 }
 
@@ -166,7 +168,8 @@ fn or_expr(i: &str) -> IResult<&str, Filter> {
     let (i, rest) = many0(preceded((multispace1, tag_no_case("or"), multispace1), and_expr)).parse(i)?;
     Ok((
         i,
-        rest.into_iter().fold(first, |a, b| Filter::Or(Box::new(a), Box::new(b))),
+        rest.into_iter()
+            .fold(first, |a, b| Filter::Or(Box::new(a), Box::new(b))),
     ))
 }
 
@@ -175,16 +178,16 @@ fn and_expr(i: &str) -> IResult<&str, Filter> {
     let (i, rest) = many0(preceded((multispace1, tag_no_case("and"), multispace1), unary)).parse(i)?;
     Ok((
         i,
-        rest.into_iter().fold(first, |a, b| Filter::And(Box::new(a), Box::new(b))),
+        rest.into_iter()
+            .fold(first, |a, b| Filter::And(Box::new(a), Box::new(b))),
     ))
 }
 
 fn unary(i: &str) -> IResult<&str, Filter> {
     alt((
-        map(
-            preceded((tag_no_case("not"), multispace0), group),
-            |f| Filter::Not(Box::new(f)),
-        ),
+        map(preceded((tag_no_case("not"), multispace0), group), |f| {
+            Filter::Not(Box::new(f))
+        }),
         group,
         value_path,
         attr_expr,
@@ -326,7 +329,10 @@ fn json_string(i: &str) -> IResult<&str, String> {
     .parse(i)?;
     match serde_json::from_str::<String>(raw) {
         Ok(s) => Ok((rest, s)),
-        Err(_) => Err(nom::Err::Error(nom::error::Error::new(i, nom::error::ErrorKind::Escaped))),
+        Err(_) => Err(nom::Err::Error(nom::error::Error::new(
+            i,
+            nom::error::ErrorKind::Escaped,
+        ))),
     }
 }
 
@@ -336,7 +342,12 @@ pub fn parse_path(input: &str) -> Result<(AttrPath, Option<Filter>, Option<Strin
     if input.is_empty() || input.len() > MAX_FILTER {
         return Err(ParseError("the path is empty or too long".into()));
     }
-    let bad = || ParseError(format!("\"{}\" is not a valid attribute path", input.chars().take(80).collect::<String>()));
+    let bad = || {
+        ParseError(format!(
+            "\"{}\" is not a valid attribute path",
+            input.chars().take(80).collect::<String>()
+        ))
+    };
     let (rest, path) = attr_path(input).map_err(|_| bad())?;
     if rest.is_empty() {
         return Ok((path, None, None));
@@ -347,7 +358,9 @@ pub fn parse_path(input: &str) -> Result<(AttrPath, Option<Filter>, Option<Strin
     let (rest, inner) = delimited((char('['), multispace0), or_expr, (multispace0, char(']')))
         .parse(rest)
         .map_err(|_| bad())?;
-    let (rest, sub) = opt(preceded(char('.'), name)).parse(rest).map_err(|_: nom::Err<nom::error::Error<&str>>| bad())?;
+    let (rest, sub) = opt(preceded(char('.'), name))
+        .parse(rest)
+        .map_err(|_: nom::Err<nom::error::Error<&str>>| bad())?;
     if !rest.is_empty() {
         return Err(bad());
     }
@@ -396,20 +409,30 @@ mod tests {
             p(r#"userName eq "a\"b\u00e9""#),
             Filter::Compare(path("userName"), CompareOp::Eq, Value::Str("a\"bé".into()))
         );
-        assert_eq!(p("x eq true"), Filter::Compare(path("x"), CompareOp::Eq, Value::Bool(true)));
+        assert_eq!(
+            p("x eq true"),
+            Filter::Compare(path("x"), CompareOp::Eq, Value::Bool(true))
+        );
         assert_eq!(p("x eq null"), Filter::Compare(path("x"), CompareOp::Eq, Value::Null));
-        assert_eq!(p("x gt -1.5e2"), Filter::Compare(path("x"), CompareOp::Gt, Value::Num(-150.0)));
+        assert_eq!(
+            p("x gt -1.5e2"),
+            Filter::Compare(path("x"), CompareOp::Gt, Value::Num(-150.0))
+        );
     }
 
     #[test]
     fn schema_urns_and_sub_attributes_are_paths() {
-        let Filter::Compare(a, ..) = p(&format!("{ENTERPRISE}:employeeNumber eq \"7\"")) else { panic!() };
+        let Filter::Compare(a, ..) = p(&format!("{ENTERPRISE}:employeeNumber eq \"7\"")) else {
+            panic!()
+        };
         assert!(a.enterprise() && a.is("employeenumber"));
         let Filter::Compare(a, ..) = p("URN:IETF:PARAMS:SCIM:SCHEMAS:CORE:2.0:USER:name.familyName eq \"x\"") else {
             panic!()
         };
         assert_eq!((a.attr.as_str(), a.sub.as_deref()), ("name", Some("familyName")));
-        let Filter::Compare(a, ..) = p(&format!("{ENTERPRISE}:manager.value eq \"m\"")) else { panic!() };
+        let Filter::Compare(a, ..) = p(&format!("{ENTERPRISE}:manager.value eq \"m\"")) else {
+            panic!()
+        };
         assert!(a.enterprise() && a.sub_is("VALUE"));
     }
 
@@ -418,16 +441,33 @@ mod tests {
         let f = p(r#"emails[type eq "work" and value co "@x.com"]"#);
         assert!(matches!(f, Filter::ValuePath { then: None, .. }));
         let f = p(r#"emails[type eq "work"].value eq "a@b.c""#);
-        let Filter::ValuePath { then: Some((sub, CompareOp::Eq, Value::Str(v))), .. } = f else { panic!() };
+        let Filter::ValuePath {
+            then: Some((sub, CompareOp::Eq, Value::Str(v))),
+            ..
+        } = f
+        else {
+            panic!()
+        };
         assert_eq!((sub.as_str(), v.as_str()), ("value", "a@b.c"));
     }
 
     #[test]
     fn broken_filters_are_refused_and_never_panic() {
         for bad in [
-            "", "userName", "userName eq", "userName eq \"a", "userName zz \"a\"", "(userName eq \"a\"",
-            "userName eq \"a\" and", "emails[type eq \"work\"", "not userName eq \"a\"", "a eq 1 b eq 2",
-            "a eq \"\\x\"", "a[b[c eq 1]] eq 1", "\u{0}", "a eq 01x",
+            "",
+            "userName",
+            "userName eq",
+            "userName eq \"a",
+            "userName zz \"a\"",
+            "(userName eq \"a\"",
+            "userName eq \"a\" and",
+            "emails[type eq \"work\"",
+            "not userName eq \"a\"",
+            "a eq 1 b eq 2",
+            "a eq \"\\x\"",
+            "a[b[c eq 1]] eq 1",
+            "\u{0}",
+            "a eq 01x",
         ] {
             assert!(parse(bad).is_err(), "{bad:?} parsed");
         }

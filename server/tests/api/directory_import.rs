@@ -576,3 +576,73 @@ async fn an_automatic_sync_starts_once_when_due_however_many_servers_look_and_de
     assert_eq!(location(&bad), "/integrations");
     assert!(flash_error(&admin).await.contains("every 6, 12 or 24 hours"));
 }
+
+#[tokio::test]
+async fn a_directory_entry_with_an_admin_s_email_is_never_linked_to_the_admin() {
+    // The directory's administrator gives an account they control the Rollcall admin's address.
+    let people = vec![
+        DirectoryPerson::new(ADA_OID, Some("ada@example.com"), "Ada", "L").kind(PersonKind::Admin),
+        DirectoryPerson::new(BO_OID, Some("ADA@acme.test"), "Mallory", "M"),
+    ];
+    let (app, _dir, idp, admin) = connected(DirectoryFlavor::Microsoft, people, fakes::directory::DEFAULT_TENANT).await;
+    grant_access(&admin, "microsoft").await;
+    read_finished(&app, "microsoft").await;
+    admin.form("/integrations/microsoft/import", &[("all", "1")]).await;
+    let ada: serde_json::Value = sqlx::query_scalar("select external_ids from users where email = 'ada@acme.test'")
+        .fetch_one(&app.db)
+        .await
+        .unwrap();
+    assert_eq!(
+        ada,
+        serde_json::json!({}),
+        "the admin was linked to a directory account"
+    );
+    let view = state_counts(&admin, "microsoft").await;
+    assert_eq!(count_of(&view, "skipped"), 1);
+
+    // Signing in as that directory account gets nowhere near the admin.
+    idp.sign_in_as(Persona::new(BO_OID, "ada@acme.test").org(fakes::directory::DEFAULT_TENANT));
+    let browser = app.browser();
+    let started = browser.get("/auth/microsoft/start").await;
+    let back = reqwest::Client::builder()
+        .redirect(reqwest::redirect::Policy::none())
+        .build()
+        .unwrap()
+        .get(location(&started))
+        .send()
+        .await
+        .unwrap();
+    let res = browser.client.get(location(&back)).send().await.unwrap();
+    assert_eq!(location(&res), "/auth/problem");
+    assert_eq!(browser.whoami().await, None);
+}
+
+#[tokio::test]
+async fn connecting_another_organisation_forgets_the_directory_of_the_first() {
+    let people = generate(DirectoryFlavor::Slack, 30, 4);
+    let (app, _dir, _idp, admin) = connected(DirectoryFlavor::Slack, people, fakes::directory::DEFAULT_TEAM).await;
+    grant_access(&admin, "slack").await;
+    read_finished(&app, "slack").await;
+    assert!(count(&app, "select count(*) from directory_entries").await > 0);
+    let out = std::process::Command::new(env!("CARGO_BIN_EXE_rollcall"))
+        .args([
+            "integration",
+            "set",
+            "--org",
+            "acme",
+            "--provider",
+            "slack",
+            "--mode",
+            "org-connected",
+            "--org-key",
+            "T0OTHERTEAM",
+        ])
+        .env("DATABASE_URL", &app.database_url)
+        .env("ROLLCALL_DATA_DIR", cluster_dir())
+        .env("RUST_LOG", "warn")
+        .output()
+        .unwrap();
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    assert_eq!(count(&app, "select count(*) from directory_connections").await, 0);
+    assert_eq!(count(&app, "select count(*) from directory_entries").await, 0);
+}
