@@ -3,6 +3,7 @@
 //! (`patch`), users (`users`), groups (`groups`), the bearer tokens that authenticate a directory
 //! (`tokens`), and the blast-radius guard on deprovisioning (`guard`).
 
+pub mod document;
 pub mod filter;
 pub mod sql;
 pub mod tokens;
