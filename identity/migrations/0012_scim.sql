@@ -85,3 +85,7 @@ create table scim_deprovisions (
     user_id uuid not null
 );
 create index scim_deprovisions_recent on scim_deprovisions (org_id, at);
+
+-- The blast-radius guard is on unless an operator turns it off for a workspace (the SCIM
+-- benchmark does: it deprovisions thousands an hour on purpose).
+alter table orgs add column scim_guard boolean not null default true;

@@ -176,13 +176,16 @@ async fn link_by_upstream_id(
     let found: Option<(Uuid, Uuid, String, String, String)> = sqlx::query_as(&format!(
         "select u.org_id, u.id, u.email, u.status, o.name
          from integrations i join orgs o on o.id = i.org_id
-           join users u on u.org_id = i.org_id and u.external_ids ->> '{key}' = $3
+           join users u on u.org_id = i.org_id
+                       and ((u.source = $1 and u.external_ids ->> '{key}' = $3)
+                            -- SCIM-provisioned people whose externalId is their Entra object id.
+                            or ($1 = 'microsoft' and u.source = 'scim' and u.external_ids ->> 'scim' = $3))
          where i.provider = $1 and i.mode <> 'off' and i.org_key = $2
            and ($4::text is null or lower(o.slug) = lower($4))
-           -- Only people the directory itself created, never an admin: an administrator of the
-           -- directory can give any account any address, so a person matched by email to an
-           -- import (or an admin) links from their profile as before.
-           and u.source = $1 and u.role = 'member'
+           -- Only people the directory itself created (by import or SCIM), never an admin: an
+           -- administrator of the directory can give any account any address, so a person
+           -- matched by email (or an admin) links from their profile as before.
+           and u.role = 'member'
            and not exists (select 1 from identities d where d.org_id = u.org_id and d.user_id = u.id and d.provider = $1)
          for update of u for share of i"
     ))

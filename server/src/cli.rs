@@ -1,6 +1,6 @@
 //! What each subcommand does.
 
-use crate::config::{Cli, Command, DbCommand, IntegrationCommand, OrgCommand, UserCommand};
+use crate::config::{Cli, Command, DbCommand, IntegrationCommand, OrgCommand, ScimTokenCommand, UserCommand};
 use crate::startup::{shutdown_signal, Application, Database};
 use anyhow::{anyhow, Context, Result};
 use identity::audit::Actor;
@@ -60,6 +60,21 @@ pub async fn run(cli: Cli) -> Result<()> {
             Ok(())
         }
         Command::Integration(command) => integration(&settings, command).await,
+        Command::ScimToken(command) => scim_token(&settings, command).await,
+        Command::ScimGuard { org, state } => {
+            let database = Database::open(&settings).await?;
+            let updated = sqlx::query("update orgs set scim_guard = $2 where slug = $1")
+                .bind(&org)
+                .bind(state == "on")
+                .execute(&database.db)
+                .await?
+                .rows_affected();
+            database.close().await;
+            if updated == 0 {
+                return Err(anyhow!("no workspace with that slug (see `rollcall org list`)"));
+            }
+            say(format_args!("SCIM blast-radius guard {state} for {org}"))
+        }
         Command::Migrate => {
             let database = Database::open(&settings).await?;
             say(format_args!("migrations applied"))?;
@@ -206,6 +221,59 @@ async fn integration(settings: &crate::config::Settings, command: IntegrationCom
         ))?;
     }
     Ok(())
+}
+
+async fn scim_token(settings: &crate::config::Settings, command: ScimTokenCommand) -> Result<()> {
+    use identity::scim::tokens;
+    let slug = match &command {
+        ScimTokenCommand::Create { org, .. }
+        | ScimTokenCommand::List { org }
+        | ScimTokenCommand::Revoke { org, .. } => org.clone(),
+    };
+    let database = Database::open(settings).await?;
+    let result: Result<(), identity::Error> = async {
+        let org = identity::orgs::find_by_slug(&database.db, &slug)
+            .await?
+            .ok_or(identity::Error::NotFound)?;
+        let actor = Actor::system(org.id, "cli");
+        match command {
+            ScimTokenCommand::Create { name, .. } => {
+                let (secret, info) = tokens::create(&database.db, &actor, &name).await?;
+                let _ = say(format_args!(
+                    "Created SCIM token \u{201c}{}\u{201d} ({}). SCIM base URL: <public URL>/scim/v2. It is shown once:",
+                    info.name, info.id
+                ));
+                let _ = say(format_args!("{secret}"));
+            }
+            ScimTokenCommand::List { .. } => {
+                for t in tokens::list(&database.db, org.id).await? {
+                    let when = |at: Option<chrono::DateTime<chrono::Utc>>| at.map(|a| a.to_rfc3339()).unwrap_or_else(|| "-".into());
+                    let _ = say(format_args!(
+                        "{}\t{}\t{}…\tcreated {}\tlast used {}\t{}",
+                        t.id,
+                        t.name,
+                        t.prefix,
+                        t.created_at.to_rfc3339(),
+                        when(t.last_used_at),
+                        if t.revoked_at.is_some() { "revoked" } else { "active" }
+                    ));
+                }
+            }
+            ScimTokenCommand::Revoke { id, .. } => {
+                tokens::revoke(&database.db, &actor, id).await?;
+                let _ = say(format_args!("revoked {id}"));
+            }
+        }
+        Ok(())
+    }
+    .await;
+    database.close().await;
+    result.map_err(|e| match e {
+        identity::Error::NotFound => {
+            anyhow!("no such workspace or token (see `rollcall org list`, `rollcall scim-token list`)")
+        }
+        other => anyhow!("{other}"),
+    })
 }
 
 fn read_stdin_line() -> Result<String> {

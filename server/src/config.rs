@@ -209,6 +209,43 @@ pub enum Command {
     /// Sign in with Google, Microsoft or Slack, per workspace.
     #[command(subcommand)]
     Integration(IntegrationCommand),
+    /// SCIM provisioning tokens (Entra ID, Okta), per workspace.
+    #[command(subcommand, name = "scim-token")]
+    ScimToken(ScimTokenCommand),
+    /// The SCIM blast-radius guard of a workspace: on (the default) or off.
+    #[command(name = "scim-guard")]
+    ScimGuard {
+        /// The organisation's slug.
+        #[arg(long)]
+        org: String,
+        #[arg(value_parser = ["on", "off"])]
+        state: String,
+    },
+}
+
+#[derive(Debug, Clone, Subcommand)]
+pub enum ScimTokenCommand {
+    /// Create a token; it is printed once, alone on the last line.
+    Create {
+        /// The organisation's slug.
+        #[arg(long)]
+        org: String,
+        /// What the token is for, say "Entra ID".
+        #[arg(long)]
+        name: String,
+    },
+    /// List a workspace's tokens: id, name, prefix, created, last used, revoked.
+    List {
+        #[arg(long)]
+        org: String,
+    },
+    /// Revoke a token by its id (see `list`).
+    Revoke {
+        #[arg(long)]
+        org: String,
+        #[arg(long)]
+        id: uuid::Uuid,
+    },
 }
 
 #[derive(Debug, Clone, Subcommand)]

@@ -7,6 +7,7 @@ pub mod cli;
 pub mod config;
 pub mod embedded_pg;
 pub mod http;
+pub mod scim;
 pub mod smtp;
 pub mod startup;
 pub mod telemetry;

@@ -237,8 +237,11 @@ pub fn read_user(body: &Value) -> Result<Map<String, Value>, ScimError> {
     Ok(doc)
 }
 
+/// One PATCH operation: `add`, `replace` or `remove` (lower-cased), its path and its value.
+pub type Operation = (String, Option<String>, Option<Value>);
+
 /// A PATCH request's operations (`Operations`, any case), checked for form.
-pub fn read_patch(body: &Value) -> Result<Vec<(String, Option<String>, Option<Value>)>, ScimError> {
+pub fn read_patch(body: &Value) -> Result<Vec<Operation>, ScimError> {
     let Value::Object(o) = body else {
         return Err(ScimError::invalid_syntax("The body must be a PatchOp JSON object."));
     };
@@ -391,7 +394,7 @@ fn seed(f: &Filter, out: &mut Map<String, Value>) {
 }
 
 /// Applies PATCH operations to a user document, in order; any failure leaves `doc` unchanged.
-pub fn apply(doc: &mut Map<String, Value>, ops: &[(String, Option<String>, Option<Value>)]) -> Result<(), ScimError> {
+pub fn apply(doc: &mut Map<String, Value>, ops: &[Operation]) -> Result<(), ScimError> {
     let mut work = doc.clone();
     for (op, path, value) in ops {
         apply_one(&mut work, op, path.as_deref(), value.as_ref())?;

@@ -5,8 +5,11 @@
 
 pub mod document;
 pub mod filter;
+pub mod groups;
+pub mod guard;
 pub mod sql;
 pub mod tokens;
+pub mod users;
 
 /// A SCIM error: its HTTP status, `scimType` and a detail that says how to fix the request.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]

@@ -25,6 +25,14 @@ pub struct Condition {
 }
 
 impl Condition {
+    /// No condition: every row.
+    pub fn all() -> Condition {
+        Condition {
+            sql: "true".into(),
+            ..Default::default()
+        }
+    }
+
     fn bind(&mut self, b: Bind) -> String {
         self.binds.push(b);
         format!("${}", self.first + self.binds.len() - 1)

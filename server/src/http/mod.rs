@@ -43,7 +43,9 @@ pub fn router(
         .route("/healthz", get(health::healthz))
         .route("/readyz", get(health::readyz))
         .with_state(state.clone())
-        .merge(browser_surface(state, leptos_options.clone(), public_origin))
+        .merge(browser_surface(state.clone(), leptos_options.clone(), public_origin))
+        // Bearer-token clients: no session, no same-origin check, SCIM's own body limit and errors.
+        .merge(crate::scim::router(state))
         // Static files: no session, no origin check. What no route serves is tried as a public
         // file, then rendered as the app's not-found page.
         .nest_service("/pkg", bundle.router())
@@ -62,8 +64,6 @@ pub fn router(
                 .no_deflate()
                 .quality(CompressionLevel::Fastest),
         )
-        .layer(DefaultBodyLimit::max(MAX_BODY_BYTES))
-        .layer(tower_http::limit::RequestBodyLimitLayer::new(MAX_BODY_BYTES))
         .layer(SetResponseHeaderLayer::if_not_present(
             http::header::X_CONTENT_TYPE_OPTIONS,
             http::HeaderValue::from_static("nosniff"),
@@ -168,6 +168,8 @@ fn browser_surface(state: SharedState, leptos_options: LeptosOptions, public_ori
         .with_state(state.clone());
     pages
         .merge(auth)
+        .layer(DefaultBodyLimit::max(MAX_BODY_BYTES))
+        .layer(tower_http::limit::RequestBodyLimitLayer::new(MAX_BODY_BYTES))
         .layer(middleware::from_fn(guard::server_fn_status))
         .layer(middleware::from_fn_with_state(state, context::attach))
         .layer(middleware::from_fn_with_state(

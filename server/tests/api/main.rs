@@ -13,6 +13,7 @@ mod invites;
 mod plain_pages;
 mod provider_sign_in;
 mod scale_out;
+mod scim;
 mod security_cookies;
 mod security_embedded_database;
 mod security_malformed_bodies;

@@ -1,0 +1,595 @@
+//! SCIM Users, stored as Rollcall people: `userName` (unique per workspace, case-insensitive),
+//! the email, names, `active` (status) and `externalId` in their columns, everything else in the
+//! person's SCIM document. Every write is one transaction with its audit entry, attributed to
+//! the token; deactivation and deletion end the person's sessions in the same transaction, and
+//! pass the blast-radius guard (`guard`) first. A malformed request changes nothing.
+
+use super::document;
+use super::filter::{self, ENTERPRISE};
+use super::guard::{self, Deprovision};
+use super::sql::{self, Bind, Resource};
+use super::tokens::Authenticated;
+use super::ScimError;
+use crate::audit::{self, Actor, Target};
+use crate::users::EmailAddress;
+use crate::Db;
+use chrono::{DateTime, Utc};
+use serde_json::{json, Map, Value};
+use sqlx::postgres::PgArguments;
+use sqlx::query::QueryAs;
+use sqlx::{FromRow, PgConnection, Postgres};
+use uuid::Uuid;
+
+pub const USER_SCHEMA: &str = "urn:ietf:params:scim:schemas:core:2.0:User";
+pub const LIST_SCHEMA: &str = "urn:ietf:params:scim:api:messages:2.0:ListResponse";
+
+/// The most resources one list returns (`filter.maxResults`).
+pub const MAX_RESULTS: i64 = 1000;
+
+#[derive(Debug, FromRow)]
+pub struct Row {
+    pub id: Uuid,
+    pub user_name: Option<String>,
+    pub email: String,
+    pub given_name: String,
+    pub family_name: String,
+    pub status: String,
+    pub external_id: Option<String>,
+    pub scim: Option<Value>,
+    pub created_at: DateTime<Utc>,
+    pub updated_at: DateTime<Utc>,
+    pub version: i64,
+    pub groups: Value,
+}
+
+const COLUMNS: &str = "u.id, u.user_name, u.email, u.given_name, u.family_name, u.status, \
+     u.external_ids ->> 'scim' as external_id, u.scim, u.created_at, u.updated_at, u.version, \
+     coalesce((select jsonb_agg(jsonb_build_object('value', g.id::text, 'display', g.display_name) order by g.display_name)
+               from group_members m join groups g on g.org_id = m.org_id and g.id = m.group_id
+               where m.org_id = u.org_id and m.user_id = u.id), '[]'::jsonb) as groups";
+
+/// The weak ETag of a version.
+pub fn etag(version: i64) -> String {
+    format!("W/\"{version}\"")
+}
+
+/// The resource as SCIM shows it.
+pub fn render(row: &Row, base: &str) -> Value {
+    let mut doc = match &row.scim {
+        Some(Value::Object(o)) => o.clone(),
+        _ => Map::new(),
+    };
+    let mut schemas = vec![Value::String(USER_SCHEMA.into())];
+    if doc.contains_key(ENTERPRISE) {
+        schemas.push(Value::String(ENTERPRISE.into()));
+    }
+    doc.insert("schemas".into(), Value::Array(schemas));
+    doc.insert("id".into(), Value::String(row.id.to_string()));
+    if let Some(user_name) = &row.user_name {
+        doc.insert("userName".into(), Value::String(user_name.clone()));
+    }
+    match &row.external_id {
+        Some(e) => doc.insert("externalId".into(), Value::String(e.clone())),
+        None => doc.remove("externalId"),
+    };
+    doc.insert("active".into(), Value::Bool(row.status != "deactivated"));
+    if !doc.contains_key("name") {
+        doc.insert(
+            "name".into(),
+            json!({ "givenName": row.given_name, "familyName": row.family_name }),
+        );
+    }
+    if !doc.contains_key("emails") {
+        doc.insert(
+            "emails".into(),
+            json!([{ "value": row.email, "type": "work", "primary": true }]),
+        );
+    }
+    if row.groups.as_array().is_some_and(|g| !g.is_empty()) {
+        doc.insert("groups".into(), row.groups.clone());
+    }
+    doc.insert(
+        "meta".into(),
+        json!({
+            "resourceType": "User",
+            "created": row.created_at.to_rfc3339_opts(chrono::SecondsFormat::Millis, true),
+            "lastModified": row.updated_at.to_rfc3339_opts(chrono::SecondsFormat::Millis, true),
+            "location": format!("{base}/Users/{}", row.id),
+            "version": etag(row.version),
+        }),
+    );
+    Value::Object(doc)
+}
+
+/// What Rollcall keeps in columns, from a document.
+struct Columns {
+    user_name: String,
+    email: String,
+    given_name: String,
+    family_name: String,
+    active: bool,
+    external_id: Option<String>,
+}
+
+fn columns(doc: &Map<String, Value>) -> Result<Columns, ScimError> {
+    let user_name = doc
+        .get("userName")
+        .and_then(Value::as_str)
+        .map(str::trim)
+        .filter(|s| !s.is_empty())
+        .ok_or_else(|| ScimError::invalid_value("userName is required."))?
+        .to_owned();
+    if user_name.chars().count() > 256 {
+        return Err(ScimError::invalid_value("userName is longer than 256 characters."));
+    }
+    let emails = doc.get("emails").and_then(Value::as_array).cloned().unwrap_or_default();
+    let pick = |pred: &dyn Fn(&Value) -> bool| {
+        emails
+            .iter()
+            .find(|e| pred(e))
+            .and_then(|e| e.get("value"))
+            .and_then(Value::as_str)
+            .map(str::to_owned)
+    };
+    let email = pick(&|e| e.get("primary") == Some(&Value::Bool(true)))
+        .or_else(|| {
+            pick(&|e| {
+                e.get("type")
+                    .and_then(Value::as_str)
+                    .is_some_and(|t| t.eq_ignore_ascii_case("work"))
+            })
+        })
+        .or_else(|| pick(&|_| true))
+        .or_else(|| user_name.contains('@').then(|| user_name.clone()))
+        .ok_or_else(|| {
+            ScimError::invalid_value(
+                "Rollcall needs an email address: send emails (type work), or a userName that is an address.",
+            )
+        })?;
+    let email = EmailAddress::parse(&email)
+        .map_err(|e| ScimError::invalid_value(format!("The email address \"{email}\" cannot be used: {e}")))?;
+    let name = doc.get("name");
+    let part = |key: &str| {
+        name.and_then(|n| n.get(key))
+            .and_then(Value::as_str)
+            .unwrap_or("")
+            .chars()
+            .take(100)
+            .collect::<String>()
+    };
+    let external_id = match doc.get("externalId") {
+        Some(Value::String(s)) if s.chars().count() > 256 => {
+            return Err(ScimError::invalid_value("externalId is longer than 256 characters."))
+        }
+        Some(Value::String(s)) if !s.is_empty() => Some(s.clone()),
+        _ => None,
+    };
+    Ok(Columns {
+        user_name,
+        email: email.as_str().to_owned(),
+        given_name: part("givenName"),
+        family_name: part("familyName"),
+        active: doc.get("active").and_then(Value::as_bool).unwrap_or(true),
+        external_id,
+    })
+}
+
+/// The document as stored: without what lives in columns or is the server's.
+fn stored(doc: &Map<String, Value>) -> Value {
+    let mut doc = doc.clone();
+    for key in [
+        "userName",
+        "externalId",
+        "active",
+        "id",
+        "meta",
+        "schemas",
+        "groups",
+        "password",
+    ] {
+        doc.remove(key);
+    }
+    Value::Object(doc)
+}
+
+fn actor(caller: &Authenticated) -> Actor {
+    Actor {
+        org_id: caller.org_id,
+        user_id: None,
+        label: format!("SCIM token {}", caller.token_id),
+        ip: None,
+        request_id: None,
+    }
+}
+
+/// Binds a compiled filter's values.
+pub(crate) fn bind_all<'q, O>(
+    mut q: QueryAs<'q, Postgres, O, PgArguments>,
+    binds: &'q [Bind],
+) -> QueryAs<'q, Postgres, O, PgArguments> {
+    for b in binds {
+        q = match b {
+            Bind::Text(s) => q.bind(s),
+            Bind::Uuid(u) => q.bind(u),
+            Bind::Time(t) => q.bind(t),
+        };
+    }
+    q
+}
+
+async fn load(conn: &mut PgConnection, org_id: Uuid, id: &str, lock: bool) -> Result<Row, ScimError> {
+    let Ok(id) = Uuid::parse_str(id) else {
+        return Err(ScimError::not_found());
+    };
+    let sql = format!(
+        "select {COLUMNS} from users u where u.org_id = $1 and u.id = $2 and u.user_name is not null and u.deleted_at is null{}",
+        if lock { " for update of u" } else { "" }
+    );
+    sqlx::query_as(&sql)
+        .bind(org_id)
+        .bind(id)
+        .fetch_optional(conn)
+        .await?
+        .ok_or_else(ScimError::not_found)
+}
+
+pub async fn get(db: &Db, org_id: Uuid, id: &str) -> Result<Row, ScimError> {
+    let mut conn = db.acquire().await?;
+    load(&mut conn, org_id, id, false).await
+}
+
+/// A page of a list or search.
+pub struct Page {
+    pub total: i64,
+    pub start_index: i64,
+    pub rows: Vec<Row>,
+}
+
+/// Lists users matching `filter`, 1-based `start_index`, at most `count`.
+pub async fn list(
+    db: &Db,
+    org_id: Uuid,
+    filter: Option<&str>,
+    start_index: i64,
+    count: i64,
+    sort_by: Option<&str>,
+    descending: bool,
+) -> Result<Page, ScimError> {
+    let condition = match filter.map(str::trim).filter(|f| !f.is_empty()) {
+        Some(f) => {
+            let parsed = filter::parse(f).map_err(|e| ScimError::invalid_filter(e.0))?;
+            sql::compile(Resource::User, &parsed, 2)?
+        }
+        None => sql::Condition::all(),
+    };
+    let order = sql::order_by(Resource::User, sort_by, descending)?;
+    let start_index = start_index.max(1);
+    let count = count.clamp(0, MAX_RESULTS);
+    let scope = "u.org_id = $1 and u.user_name is not null and u.deleted_at is null";
+    let mut conn = db.acquire().await?;
+    if count > 0 {
+        let sql = format!(
+            "select {COLUMNS}, count(*) over () as total from users u where {scope} and ({}) order by {order} limit {count} offset {}",
+            condition.sql,
+            start_index - 1
+        );
+        #[derive(FromRow)]
+        struct WithTotal {
+            #[sqlx(flatten)]
+            row: Row,
+            total: i64,
+        }
+        let q = bind_all(sqlx::query_as::<_, WithTotal>(&sql).bind(org_id), &condition.binds);
+        let rows = q.fetch_all(&mut *conn).await?;
+        if let Some(first) = rows.first() {
+            let total = first.total;
+            return Ok(Page {
+                total,
+                start_index,
+                rows: rows.into_iter().map(|r| r.row).collect(),
+            });
+        }
+        if start_index == 1 {
+            return Ok(Page {
+                total: 0,
+                start_index,
+                rows: vec![],
+            });
+        }
+    }
+    let sql = format!("select count(*) from users u where {scope} and ({})", condition.sql);
+    let total: (i64,) = bind_all(sqlx::query_as(&sql).bind(org_id), &condition.binds)
+        .fetch_one(&mut *conn)
+        .await?;
+    Ok(Page {
+        total: total.0,
+        start_index,
+        rows: vec![],
+    })
+}
+
+fn unique_violation(err: &sqlx::Error) -> Option<&str> {
+    match err {
+        sqlx::Error::Database(db) if db.code().as_deref() == Some("23505") => db.constraint(),
+        _ => None,
+    }
+}
+
+fn conflict(constraint: Option<&str>, c: &Columns) -> ScimError {
+    match constraint {
+        Some("users_user_name") => ScimError::uniqueness(format!("userName \"{}\" is already in use.", c.user_name)),
+        Some("users_scim_external_id") => ScimError::uniqueness(format!(
+            "externalId \"{}\" is already another person's.",
+            c.external_id.as_deref().unwrap_or("")
+        )),
+        Some("users_email_per_org") => ScimError::uniqueness(format!(
+            "The email {} belongs to someone already provisioned under another userName.",
+            c.email
+        )),
+        _ => ScimError::uniqueness("A unique value is already in use."),
+    }
+}
+
+/// Creates a user (201), or takes over the person already in the workspace with that email
+/// who is not provisioned yet (someone added by hand, invited or imported), or brings back one
+/// deleted by SCIM within 30 days: linked, never duplicated.
+pub async fn create(db: &Db, caller: &Authenticated, body: &Value) -> Result<Row, ScimError> {
+    let doc = document::read_user(body)?;
+    let c = columns(&doc)?;
+    let mut tx = db.begin().await?;
+    let existing: Option<(Uuid, Option<String>, Option<DateTime<Utc>>)> = sqlx::query_as(
+        "select id, user_name, deleted_at from users where org_id = $1 and lower(email) = lower($2) for update",
+    )
+    .bind(caller.org_id)
+    .bind(&c.email)
+    .fetch_optional(&mut *tx)
+    .await?;
+    let status = if c.active { "active" } else { "deactivated" };
+    let id = match existing {
+        Some((_, Some(_), None)) => return Err(conflict(Some("users_email_per_org"), &c)),
+        Some((id, _, _)) => {
+            let updated = sqlx::query(
+                "update users set user_name = $3, given_name = $4, family_name = $5, scim = $6,
+                        external_ids = case when $7::text is null then external_ids - 'scim'
+                                            else external_ids || jsonb_build_object('scim', $7::text) end,
+                        status = case when deleted_at is not null or status = 'deactivated' then $8 else status end,
+                        deleted_at = null, version = version + 1
+                 where org_id = $1 and id = $2",
+            )
+            .bind(caller.org_id)
+            .bind(id)
+            .bind(&c.user_name)
+            .bind(&c.given_name)
+            .bind(&c.family_name)
+            .bind(stored(&doc))
+            .bind(&c.external_id)
+            .bind(status)
+            .execute(&mut *tx)
+            .await;
+            if let Err(err) = updated {
+                return Err(match unique_violation(&err) {
+                    Some(constraint) => conflict(Some(constraint), &c),
+                    None => err.into(),
+                });
+            }
+            id
+        }
+        None => {
+            let id = Uuid::now_v7();
+            let inserted = sqlx::query(
+                "insert into users (org_id, id, email, given_name, family_name, role, status, source, user_name, scim, external_ids)
+                 values ($1, $2, $3, $4, $5, 'member', $6, 'scim', $7, $8,
+                         case when $9::text is null then '{}'::jsonb else jsonb_build_object('scim', $9::text) end)",
+            )
+            .bind(caller.org_id)
+            .bind(id)
+            .bind(&c.email)
+            .bind(&c.given_name)
+            .bind(&c.family_name)
+            .bind(status)
+            .bind(&c.user_name)
+            .bind(stored(&doc))
+            .bind(&c.external_id)
+            .execute(&mut *tx)
+            .await;
+            if let Err(err) = inserted {
+                return Err(match unique_violation(&err) {
+                    Some(constraint) => conflict(Some(constraint), &c),
+                    None => err.into(),
+                });
+            }
+            id
+        }
+    };
+    audit::record(
+        &mut tx,
+        &actor(caller),
+        "scim.user_created",
+        Some(Target { id, label: &c.email }),
+        json!({ "userName": c.user_name, "active": c.active }),
+    )
+    .await?;
+    let row = load(&mut tx, caller.org_id, &id.to_string(), false).await?;
+    tx.commit().await?;
+    Ok(row)
+}
+
+/// What a write does to the person's status.
+fn transition(before: &str, active: bool) -> Option<&'static str> {
+    match (before, active) {
+        ("deactivated", true) => Some("active"),
+        ("deactivated", false) => None,
+        (_, false) => Some("deactivated"),
+        (_, true) => None,
+    }
+}
+
+/// Replaces (PUT) or patches a user. `if_match`: the ETag the client holds, if any.
+pub async fn update(
+    db: &Db,
+    caller: &Authenticated,
+    id: &str,
+    change: Change<'_>,
+    if_match: Option<&str>,
+) -> Result<Row, ScimError> {
+    let mut tx = db.begin().await?;
+    let before = load(&mut tx, caller.org_id, id, true).await?;
+    check_version(if_match, before.version)?;
+    let current = match render(&before, "") {
+        Value::Object(o) => o,
+        _ => Map::new(),
+    };
+    let mut current = document::read_user(&Value::Object(current))?;
+    let doc = match change {
+        Change::Replace(body) => {
+            let new = document::read_user(body)?;
+            // userName may change; id never does.
+            new
+        }
+        Change::Patch(body) => {
+            let ops = document::read_patch(body)?;
+            document::apply(&mut current, &ops)?;
+            current
+        }
+    };
+    let c = columns(&doc)?;
+    let status = transition(&before.status, c.active);
+    if status == Some("deactivated") {
+        match guard::admit(&mut tx, caller, before.id, Deprovision::Deactivate).await? {
+            guard::Decision::Apply => {}
+            guard::Decision::Held(err) => {
+                // The hold is kept; the change is not made.
+                tx.commit().await?;
+                return Err(err);
+            }
+        }
+    }
+    let updated = sqlx::query(
+        "update users set user_name = $3, email = $4, given_name = $5, family_name = $6, scim = $7,
+                external_ids = case when $8::text is null then external_ids - 'scim'
+                                    else external_ids || jsonb_build_object('scim', $8::text) end,
+                status = coalesce($9, status), version = version + 1
+         where org_id = $1 and id = $2",
+    )
+    .bind(caller.org_id)
+    .bind(before.id)
+    .bind(&c.user_name)
+    .bind(&c.email)
+    .bind(&c.given_name)
+    .bind(&c.family_name)
+    .bind(stored(&doc))
+    .bind(&c.external_id)
+    .bind(status)
+    .execute(&mut *tx)
+    .await;
+    if let Err(err) = updated {
+        return Err(match unique_violation(&err) {
+            Some(constraint) => conflict(Some(constraint), &c),
+            None => err.into(),
+        });
+    }
+    let mut details = json!({ "userName": c.user_name });
+    if status == Some("deactivated") {
+        let ended = crate::sessions::revoke_all_for_user(&mut tx, caller.org_id, before.id).await?;
+        crate::invites::close_open(
+            &mut tx,
+            caller.org_id,
+            before.id,
+            "Not sent: the person was deprovisioned first.",
+        )
+        .await?;
+        details["sessions_ended"] = ended.into();
+    }
+    let action = match status {
+        Some("deactivated") => "scim.user_deactivated",
+        Some("active") => "scim.user_reactivated",
+        _ => "scim.user_updated",
+    };
+    audit::record(
+        &mut tx,
+        &actor(caller),
+        action,
+        Some(Target {
+            id: before.id,
+            label: &c.email,
+        }),
+        details,
+    )
+    .await?;
+    let row = load(&mut tx, caller.org_id, id, false).await?;
+    tx.commit().await?;
+    Ok(row)
+}
+
+pub enum Change<'a> {
+    Replace(&'a Value),
+    Patch(&'a Value),
+}
+
+fn check_version(if_match: Option<&str>, version: i64) -> Result<(), ScimError> {
+    match if_match.map(str::trim) {
+        None | Some("*") => Ok(()),
+        Some(tags)
+            if tags
+                .split(',')
+                .any(|t| t.trim() == etag(version) || t.trim() == format!("\"{version}\"")) =>
+        {
+            Ok(())
+        }
+        Some(_) => Err(ScimError::new(
+            412,
+            None,
+            "The resource changed since that version: read it again, then retry.",
+        )),
+    }
+}
+
+/// Soft-deletes a user (204): hidden from the Users tab and from SCIM, sessions ended, kept 30
+/// days for an admin to restore, then purged.
+pub async fn delete(db: &Db, caller: &Authenticated, id: &str, if_match: Option<&str>) -> Result<(), ScimError> {
+    let mut tx = db.begin().await?;
+    let before = load(&mut tx, caller.org_id, id, true).await?;
+    check_version(if_match, before.version)?;
+    if before.status != "deactivated" {
+        match guard::admit(&mut tx, caller, before.id, Deprovision::Delete).await? {
+            guard::Decision::Apply => {}
+            guard::Decision::Held(err) => {
+                tx.commit().await?;
+                return Err(err);
+            }
+        }
+    }
+    sqlx::query(
+        "update users set status = 'deleted', deleted_at = now(), version = version + 1 where org_id = $1 and id = $2",
+    )
+    .bind(caller.org_id)
+    .bind(before.id)
+    .execute(&mut *tx)
+    .await?;
+    sqlx::query("delete from group_members where org_id = $1 and user_id = $2")
+        .bind(caller.org_id)
+        .bind(before.id)
+        .execute(&mut *tx)
+        .await?;
+    let ended = crate::sessions::revoke_all_for_user(&mut tx, caller.org_id, before.id).await?;
+    crate::invites::close_open(
+        &mut tx,
+        caller.org_id,
+        before.id,
+        "Not sent: the person was deprovisioned first.",
+    )
+    .await?;
+    audit::record(
+        &mut tx,
+        &actor(caller),
+        "scim.user_deleted",
+        Some(Target {
+            id: before.id,
+            label: &before.email,
+        }),
+        json!({ "sessions_ended": ended, "restorable_for_days": 30 }),
+    )
+    .await?;
+    tx.commit().await?;
+    Ok(())
+}

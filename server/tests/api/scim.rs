@@ -1,0 +1,583 @@
+//! SCIM 2.0 (`/scim/v2`) as Entra ID and Okta drive it (PROTOCOLS.md §7–8): the provisioning
+//! cycles replayed request by request, every refusal's status and `scimType`, tenant isolation,
+//! and the blast-radius guard shared by two app servers.
+
+use crate::helpers::*;
+use identity::audit::Actor;
+use serde_json::{json, Value};
+
+const SCIM_JSON: &str = "application/scim+json";
+
+struct Scim {
+    client: reqwest::Client,
+    base: String,
+    token: String,
+}
+
+impl Scim {
+    async fn send(
+        &self,
+        method: reqwest::Method,
+        path: &str,
+        body: Option<Value>,
+    ) -> (u16, Value, reqwest::header::HeaderMap) {
+        let mut req = self
+            .client
+            .request(method, format!("{}{path}", self.base))
+            .bearer_auth(&self.token);
+        if let Some(body) = body {
+            req = req.header("content-type", SCIM_JSON).body(body.to_string());
+        }
+        let res = req.send().await.unwrap();
+        let status = res.status().as_u16();
+        let headers = res.headers().clone();
+        let text = res.text().await.unwrap();
+        if status != 204 && status != 304 {
+            assert_eq!(
+                headers.get("content-type").and_then(|v| v.to_str().ok()),
+                Some(SCIM_JSON),
+                "{path} answered {status} without the SCIM content type: {text}"
+            );
+        }
+        let body = if text.is_empty() {
+            Value::Null
+        } else {
+            serde_json::from_str(&text).unwrap()
+        };
+        (status, body, headers)
+    }
+    async fn get(&self, path: &str) -> (u16, Value) {
+        let (s, b, _) = self.send(reqwest::Method::GET, path, None).await;
+        (s, b)
+    }
+    async fn post(&self, path: &str, body: Value) -> (u16, Value) {
+        let (s, b, _) = self.send(reqwest::Method::POST, path, Some(body)).await;
+        (s, b)
+    }
+    async fn patch(&self, path: &str, ops: Value) -> (u16, Value) {
+        let body = json!({"schemas": ["urn:ietf:params:scim:api:messages:2.0:PatchOp"], "Operations": ops});
+        let (s, b, _) = self.send(reqwest::Method::PATCH, path, Some(body)).await;
+        (s, b)
+    }
+    async fn put(&self, path: &str, body: Value) -> (u16, Value) {
+        let (s, b, _) = self.send(reqwest::Method::PUT, path, Some(body)).await;
+        (s, b)
+    }
+    async fn delete(&self, path: &str) -> u16 {
+        self.send(reqwest::Method::DELETE, path, None).await.0
+    }
+}
+
+/// A server, its first workspace (Acme) with `people` more members, and a SCIM token for it.
+async fn provisioning(people: usize) -> (TestApp, Scim) {
+    let app = spawn_app().await;
+    app.first_admin().await;
+    let scim = scim_for(&app, "acme", people).await;
+    (app, scim)
+}
+
+async fn scim_for(app: &TestApp, slug: &str, people: usize) -> Scim {
+    let org = app.org_id(slug).await;
+    sqlx::query(
+        "insert into users (org_id, id, email, role, status, source)
+         select $1, gen_random_uuid(), 'person' || n || '@' || $2 || '.test', 'member', 'active', 'manual'
+         from generate_series(1, $3) n",
+    )
+    .bind(org)
+    .bind(slug)
+    .bind(people as i32)
+    .execute(&app.db)
+    .await
+    .unwrap();
+    let (token, _) = identity::scim::tokens::create(&app.db, &Actor::system(org, "test"), "Entra ID")
+        .await
+        .unwrap();
+    Scim {
+        client: reqwest::Client::new(),
+        base: format!("{}/scim/v2", app.address),
+        token,
+    }
+}
+
+fn alice() -> Value {
+    // As Entra sends it: explicit nulls, meta, empty roles, and a misspelled extension URN.
+    json!({
+        "schemas": ["urn:ietf:params:scim:schemas:core:2.0:User", "urn:ietf:params:scim:schemas:extension:enterprise:2.0:User", "urn:ietf:params:scim:schemas:extension:enterprise:2.0:Usr"],
+        "externalId": "0b7c1e2a-9d3f-4e51-8a6b-2c4d6e8f0a1b", "userName": "Alice@Contoso.com", "active": true,
+        "displayName": "Alice Example", "nickName": null,
+        "emails": [{"primary": true, "type": "work", "value": "alice@contoso.com"}],
+        "meta": {"resourceType": "User"}, "name": {"formatted": "Alice Example", "familyName": "Example", "givenName": "Alice"},
+        "roles": [], "title": "Engineer",
+        "urn:ietf:params:scim:schemas:extension:enterprise:2.0:User": {"department": "R&D", "employeeNumber": "42"}
+    })
+}
+
+#[tokio::test]
+async fn an_entra_provisioning_cycle_runs_from_test_connection_to_delete() {
+    let (app, scim) = provisioning(30).await;
+    // Test Connection: a random GUID that matches nobody, with Entra's `+` encoding.
+    let (status, body) = scim
+        .get("/Users?filter=userName+eq+%2218a7d0b2-4d1e-4f8a-9b3c-5e6f7a8b9c0d%22")
+        .await;
+    assert_eq!(status, 200);
+    assert_eq!(body["totalResults"], 0);
+    assert_eq!(body["Resources"], json!([]));
+    assert_eq!(body["schemas"][0], "urn:ietf:params:scim:api:messages:2.0:ListResponse");
+
+    let (status, created, headers) = scim.send(reqwest::Method::POST, "/Users", Some(alice())).await;
+    assert_eq!(status, 201, "{created}");
+    let id = created["id"].as_str().unwrap().to_owned();
+    assert_eq!(
+        headers["location"].to_str().unwrap(),
+        created["meta"]["location"].as_str().unwrap()
+    );
+    assert!(headers["etag"].to_str().unwrap().starts_with("W/\""));
+    assert_eq!(
+        created["urn:ietf:params:scim:schemas:extension:enterprise:2.0:User"]["department"],
+        "R&D"
+    );
+    assert_eq!(scim.post("/Users", alice()).await.1["scimType"], "uniqueness");
+
+    // Lookups: case-insensitive userName, Entra's email filter, externalId.
+    for filter in [
+        "userName eq \"ALICE@contoso.COM\"",
+        "emails[type eq \"work\"].value eq \"alice@contoso.com\"",
+        "externalId eq \"0b7c1e2a-9d3f-4e51-8a6b-2c4d6e8f0a1b\"",
+    ] {
+        let (status, body) = scim.get(&format!("/Users?filter={}", urlencode(filter))).await;
+        assert_eq!((status, body["totalResults"].as_i64()), (200, Some(1)), "{filter}");
+    }
+
+    // PATCH in the legacy dialect: capitalised ops, booleans as strings, a work email, manager.
+    let (status, patched) = scim
+        .patch(&format!("/Users/{id}"), json!([
+            {"op": "Replace", "path": "active", "value": "False"},
+            {"op": "Add", "path": "nickName", "value": "Ali"},
+            {"op": "Replace", "path": "emails[type eq \"work\"].value", "value": "alice.example@contoso.com"},
+            {"op": "Add", "path": "urn:ietf:params:scim:schemas:extension:enterprise:2.0:User:manager", "value": "m-1"}
+        ]))
+        .await;
+    assert_eq!(status, 200, "{patched}");
+    assert_eq!(patched["active"], false);
+    assert_eq!(
+        patched["urn:ietf:params:scim:schemas:extension:enterprise:2.0:User"]["manager"]["value"],
+        "m-1"
+    );
+    let row: (String, String) = sqlx::query_as("select status, email from users where id = $1::uuid")
+        .bind(&id)
+        .fetch_one(&app.db)
+        .await
+        .unwrap();
+    assert_eq!(row, ("deactivated".into(), "alice.example@contoso.com".into()));
+    let (_, back) = scim
+        .patch(
+            &format!("/Users/{id}"),
+            json!([{"op": "Replace", "path": "active", "value": "True"}]),
+        )
+        .await;
+    assert_eq!(back["active"], true);
+    // The flagged dialect: no path, dotted and URN keys.
+    let (status, flagged) = scim
+        .patch(&format!("/Users/{id}"), json!([{"op": "replace", "value": {
+            "name.givenName": "Alicia", "urn:ietf:params:scim:schemas:extension:enterprise:2.0:User:employeeNumber": "43"}}]))
+        .await;
+    assert_eq!(status, 200);
+    assert_eq!(flagged["name"]["givenName"], "Alicia");
+    let (_, removed) = scim
+        .patch(&format!("/Users/{id}"), json!([{"op": "Replace", "path": "urn:ietf:params:scim:schemas:extension:enterprise:2.0:User:manager", "value": ""}]))
+        .await;
+    assert!(removed["urn:ietf:params:scim:schemas:extension:enterprise:2.0:User"]
+        .get("manager")
+        .is_none());
+
+    // Groups: created without members, two added at once, one removed by Entra's value array
+    // (never all), the other by the flagged filter.
+    let (_, bob) = scim
+        .post(
+            "/Users",
+            json!({"userName": "bob@contoso.com", "emails": [{"value": "bob@contoso.com", "type": "work"}]}),
+        )
+        .await;
+    let bob_id = bob["id"].as_str().unwrap().to_owned();
+    let (status, none) = scim
+        .get("/Groups?excludedAttributes=members&filter=displayName+eq+%22Eng%22")
+        .await;
+    assert_eq!((status, none["totalResults"].as_i64()), (200, Some(0)));
+    let (status, group) = scim
+        .post("/Groups", json!({"schemas": ["urn:ietf:params:scim:schemas:core:2.0:Group", "http://schemas.microsoft.com/2006/11/ResourceManagement/ADSCIM/2.0/Group"], "displayName": "Eng", "externalId": "g1"}))
+        .await;
+    assert_eq!(status, 201, "{group}");
+    let gid = group["id"].as_str().unwrap().to_owned();
+    let (status, _) = scim
+        .patch(&format!("/Groups/{gid}"), json!([{"op": "Add", "path": "members", "value": [{"$ref": null, "value": id}, {"$ref": null, "value": bob_id}]}]))
+        .await;
+    assert_eq!(status, 200);
+    let members = |g: &Value| g["members"].as_array().map(|m| m.len()).unwrap_or(0);
+    assert_eq!(members(&scim.get(&format!("/Groups/{gid}")).await.1), 2);
+    assert!(scim
+        .get(&format!("/Groups/{gid}?excludedAttributes=members"))
+        .await
+        .1
+        .get("members")
+        .is_none());
+    scim.patch(
+        &format!("/Groups/{gid}"),
+        json!([{"op": "Remove", "path": "members", "value": [{"$ref": null, "value": bob_id}]}]),
+    )
+    .await;
+    let after = scim.get(&format!("/Groups/{gid}")).await.1;
+    assert_eq!(
+        members(&after),
+        1,
+        "removing one member with a value array removed others"
+    );
+    assert_eq!(after["members"][0]["value"], id.as_str());
+    scim.patch(
+        &format!("/Groups/{gid}"),
+        json!([{"op": "remove", "path": format!("members[value eq \"{id}\"]")}]),
+    )
+    .await;
+    assert_eq!(members(&scim.get(&format!("/Groups/{gid}")).await.1), 0);
+    assert_eq!(scim.get(&format!("/Users/{id}")).await.1.get("groups"), None);
+    assert_eq!(scim.delete(&format!("/Groups/{gid}")).await, 204);
+    assert_eq!(scim.get(&format!("/Groups/{gid}")).await.0, 404);
+
+    // Delete: soft (hidden, sessions ended), then 404 on read and on a second delete.
+    assert_eq!(scim.delete(&format!("/Users/{id}")).await, 204);
+    assert_eq!(scim.get(&format!("/Users/{id}")).await.0, 404);
+    assert_eq!(scim.delete(&format!("/Users/{id}")).await, 404);
+    let deleted: (String, bool) =
+        sqlx::query_as("select status, deleted_at is not null from users where id = $1::uuid")
+            .bind(&id)
+            .fetch_one(&app.db)
+            .await
+            .unwrap();
+    assert_eq!(deleted, ("deleted".into(), true));
+    // Every write is in the Activity log, attributed to the token.
+    let writes: i64 = sqlx::query_scalar(
+        "select count(*) from audit_events where action like 'scim.%' and actor_label like 'SCIM token %'",
+    )
+    .fetch_one(&app.db)
+    .await
+    .unwrap();
+    assert!(writes >= 10, "{writes}");
+}
+
+fn urlencode(s: &str) -> String {
+    form_urlencoded::byte_serialize(s.as_bytes()).collect()
+}
+
+#[tokio::test]
+async fn an_okta_cycle_replaces_whole_users_and_pushes_groups_with_members() {
+    let (_app, scim) = provisioning(30).await;
+    let (_, u) = scim
+        .post(
+            "/Users",
+            json!({"userName": "carol@okta.test", "name": {"givenName": "Carol", "familyName": "C"},
+        "emails": [{"value": "carol@okta.test", "primary": true}], "title": "CTO", "active": true}),
+        )
+        .await;
+    let id = u["id"].as_str().unwrap();
+    // A full PUT: what it leaves out is gone.
+    let (status, put) = scim
+        .put(
+            &format!("/Users/{id}"),
+            json!({"userName": "carol@okta.test", "name": {"givenName": "Carol", "familyName": "Cee"},
+            "emails": [{"value": "carol@okta.test", "primary": true}], "active": true}),
+        )
+        .await;
+    assert_eq!(status, 200, "{put}");
+    assert_eq!(put["name"]["familyName"], "Cee");
+    assert!(put.get("title").is_none());
+    let (_, off) = scim
+        .patch(
+            &format!("/Users/{id}"),
+            json!([{"op": "replace", "value": {"active": false}}]),
+        )
+        .await;
+    assert_eq!(off["active"], false);
+    let (status, g) = scim
+        .post(
+            "/Groups",
+            json!({"displayName": "Okta Push", "members": [{"value": id, "display": "Carol"}]}),
+        )
+        .await;
+    assert_eq!(status, 201);
+    assert_eq!(g["members"][0]["value"], id);
+    let gid = g["id"].as_str().unwrap();
+    let (status, g) = scim
+        .put(
+            &format!("/Groups/{gid}"),
+            json!({"displayName": "Okta Push 2", "members": []}),
+        )
+        .await;
+    assert_eq!((status, g["displayName"].as_str()), (200, Some("Okta Push 2")));
+    assert_eq!(g["members"], json!([]));
+}
+
+#[tokio::test]
+async fn every_refusal_has_its_status_scim_type_and_changes_nothing() {
+    let (app, scim) = provisioning(30).await;
+    let (_, u) = scim.post("/Users", json!({"userName": "dan@x.test"})).await;
+    let id = u["id"].as_str().unwrap().to_owned();
+    let version = u["meta"]["version"].as_str().unwrap().to_owned();
+    for (filter, kind) in [
+        ("userName eq", "invalidFilter"),
+        ("password eq \"x\"", "invalidFilter"),
+        ("userName zz \"a\"", "invalidFilter"),
+    ] {
+        let (status, body) = scim.get(&format!("/Users?filter={}", urlencode(filter))).await;
+        assert_eq!((status, body["scimType"].as_str()), (400, Some(kind)), "{filter}");
+        assert_eq!(body["status"], "400", "status is a string");
+    }
+    let (status, body, _) = scim
+        .send(
+            reqwest::Method::POST,
+            "/Users",
+            Some(Value::String("x".repeat(1_100_000))),
+        )
+        .await;
+    assert_eq!(status, 413, "{body}");
+    let res = scim
+        .client
+        .post(format!("{}/Users", scim.base))
+        .bearer_auth(&scim.token)
+        .body("{not json")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(res.status(), 400);
+    assert_eq!(res.json::<Value>().await.unwrap()["scimType"], "invalidSyntax");
+    assert_eq!(
+        scim.post("/Users", json!({"userName": "no-email"})).await.1["scimType"],
+        "invalidValue"
+    );
+    // A PATCH with one bad operation leaves the user as it was.
+    let (status, body) = scim
+        .patch(
+            &format!("/Users/{id}"),
+            json!([{"op": "replace", "path": "title", "value": "Boss"}, {"op": "remove", "path": "userName"}]),
+        )
+        .await;
+    assert_eq!((status, body["scimType"].as_str()), (400, Some("mutability")));
+    assert!(scim.get(&format!("/Users/{id}")).await.1.get("title").is_none());
+    assert_eq!(
+        scim.patch(&format!("/Users/{id}"), json!([{"op": "remove"}])).await.1["scimType"],
+        "noTarget"
+    );
+    assert_eq!(
+        scim.patch(
+            &format!("/Users/{id}"),
+            json!([{"op": "add", "path": "emails[type eq", "value": "x"}])
+        )
+        .await
+        .1["scimType"],
+        "invalidPath"
+    );
+    // ETags.
+    let stale = scim
+        .client
+        .patch(format!("{}/Users/{id}", scim.base))
+        .bearer_auth(&scim.token)
+        .header("if-match", "W/\"999\"")
+        .header("content-type", SCIM_JSON)
+        .body(json!({"Operations": [{"op": "add", "path": "title", "value": "x"}]}).to_string())
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(stale.status(), 412);
+    let fresh = scim
+        .client
+        .get(format!("{}/Users/{id}", scim.base))
+        .bearer_auth(&scim.token)
+        .header("if-none-match", &version)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(fresh.status(), 304);
+    // No token, a wrong one, a revoked one: 401.
+    for token in [
+        "",
+        "rcs_0000000000000000000000000000000000000000000000000000000000000000",
+        "Basic abc",
+    ] {
+        let res = scim
+            .client
+            .get(format!("{}/Users", scim.base))
+            .header("authorization", format!("Bearer {token}"))
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(res.status(), 401, "{token}");
+    }
+    // The request log keeps the refusals with a hint.
+    tokio::time::sleep(std::time::Duration::from_millis(300)).await;
+    let hint: String =
+        sqlx::query_scalar("select hint from scim_requests where status = 400 and path like '%password%' limit 1")
+            .fetch_one(&app.db)
+            .await
+            .unwrap();
+    assert!(hint.contains("does not index") && hint.contains("password"), "{hint}");
+    // Discovery.
+    let (status, config) = scim.get("/ServiceProviderConfig").await;
+    assert_eq!((status, config["patch"]["supported"].as_bool()), (200, Some(true)));
+    assert_eq!(config["bulk"]["supported"], false);
+    assert_eq!(scim.get("/ResourceTypes").await.1["totalResults"], 2);
+    assert_eq!(scim.get("/Schemas").await.1["totalResults"], 3);
+    assert_eq!(
+        scim.get("/Schemas/urn:ietf:params:scim:schemas:core:2.0:User").await.1["name"],
+        "User"
+    );
+    assert_eq!(scim.get("/Nope").await.0, 404);
+}
+
+#[tokio::test]
+async fn a_token_sees_and_touches_only_its_own_workspace_and_other_ids_are_404() {
+    let app = spawn_app_with(|s| s.open_signup = true).await;
+    app.first_admin().await;
+    app.another_workspace("Globex", "hank@globex.test").await;
+    let acme = scim_for(&app, "acme", 5).await;
+    let globex = scim_for(&app, "globex", 5).await;
+    let (_, theirs) = globex.post("/Users", json!({"userName": "secret@globex.test"})).await;
+    let (_, their_group) = globex.post("/Groups", json!({"displayName": "Globex Only"})).await;
+    let (uid, gid) = (theirs["id"].as_str().unwrap(), their_group["id"].as_str().unwrap());
+    assert_eq!(acme.get(&format!("/Users/{uid}")).await.0, 404);
+    assert_eq!(
+        acme.put(&format!("/Users/{uid}"), json!({"userName": "x@y.test"}))
+            .await
+            .0,
+        404
+    );
+    assert_eq!(
+        acme.patch(
+            &format!("/Users/{uid}"),
+            json!([{"op": "replace", "path": "active", "value": false}])
+        )
+        .await
+        .0,
+        404
+    );
+    assert_eq!(acme.delete(&format!("/Users/{uid}")).await, 404);
+    assert_eq!(acme.get(&format!("/Groups/{gid}")).await.0, 404);
+    assert_eq!(
+        acme.patch(
+            &format!("/Groups/{gid}"),
+            json!([{"op": "add", "path": "members", "value": [{"value": uid}]}])
+        )
+        .await
+        .0,
+        404
+    );
+    assert_eq!(acme.delete(&format!("/Groups/{gid}")).await, 404);
+    assert_eq!(
+        acme.get("/Users?filter=userName+eq+%22secret%40globex.test%22").await.1["totalResults"],
+        0
+    );
+    assert_eq!(acme.get("/Groups").await.1["totalResults"], 0);
+    // Another workspace's person cannot be made a member of one's own group either.
+    let (_, mine) = acme.post("/Groups", json!({"displayName": "Acme"})).await;
+    let (status, body) = acme
+        .patch(
+            &format!("/Groups/{}", mine["id"].as_str().unwrap()),
+            json!([{"op": "add", "path": "members", "value": [{"value": uid}]}]),
+        )
+        .await;
+    assert_eq!((status, body["scimType"].as_str()), (400, Some("invalidValue")));
+    let active: String = sqlx::query_scalar("select status from users where id = $1::uuid")
+        .bind(uid)
+        .fetch_one(&app.db)
+        .await
+        .unwrap();
+    assert_eq!(active, "active");
+}
+
+#[tokio::test]
+async fn a_deprovisioning_burst_across_two_servers_is_held_for_an_admin_and_never_reported_as_done() {
+    let (app, scim) = provisioning(17).await; // 18 people with the admin, 20 after two creations
+    let mut ids = Vec::new();
+    for n in 0..2 {
+        let (_, u) = scim
+            .post("/Users", json!({"userName": format!("p{n}@burst.test")}))
+            .await;
+        ids.push(u["id"].as_str().unwrap().to_owned());
+    }
+    // A second app server on the same database, with the same token.
+    let other = spawn_on(app.database_url.clone(), |_| {}).await;
+    let scim2 = Scim {
+        client: reqwest::Client::new(),
+        base: format!("{}/scim/v2", other.address),
+        token: scim.token.clone(),
+    };
+    // 20 people: two deprovisionings an hour are a tenth; the third is held.
+    let (s1, _) = scim
+        .patch(
+            &format!("/Users/{}", ids[0]),
+            json!([{"op": "replace", "path": "active", "value": false}]),
+        )
+        .await;
+    assert_eq!(s1, 200);
+    assert_eq!(scim2.delete(&format!("/Users/{}", ids[1])).await, 204);
+    let victim: uuid::Uuid = sqlx::query_scalar("select id from users where email = 'person1@acme.test'")
+        .fetch_one(&app.db)
+        .await
+        .unwrap();
+    sqlx::query("update users set user_name = email where id = $1")
+        .bind(victim)
+        .execute(&app.db)
+        .await
+        .unwrap();
+    let (status, body, headers) = scim
+        .send(
+            reqwest::Method::PATCH,
+            &format!("/Users/{victim}"),
+            Some(json!({"Operations": [{"op": "replace", "path": "active", "value": false}]})),
+        )
+        .await;
+    assert_eq!(status, 503, "{body}");
+    assert_eq!(headers["retry-after"], "3600");
+    assert!(body["detail"]
+        .as_str()
+        .unwrap()
+        .contains("Held for an admin's approval"));
+    let status: String = sqlx::query_scalar("select status from users where id = $1")
+        .bind(victim)
+        .fetch_one(&app.db)
+        .await
+        .unwrap();
+    assert_eq!(status, "active", "a held change was applied");
+    // Retried: still held, one hold.
+    assert_eq!(
+        scim2
+            .patch(
+                &format!("/Users/{victim}"),
+                json!([{"op": "replace", "path": "active", "value": false}])
+            )
+            .await
+            .0,
+        503
+    );
+    let holds = identity::scim::guard::open_holds(&app.db, app.org_id("acme").await)
+        .await
+        .unwrap();
+    assert_eq!(holds.len(), 1);
+    let org = app.org_id("acme").await;
+    identity::scim::guard::decide_all(&app.db, &Actor::system(org, "test admin"), true)
+        .await
+        .unwrap();
+    let status: String = sqlx::query_scalar("select status from users where id = $1")
+        .bind(victim)
+        .fetch_one(&app.db)
+        .await
+        .unwrap();
+    assert_eq!(status, "deactivated");
+    // The directory's retry now finds the change made.
+    assert_eq!(
+        scim.patch(
+            &format!("/Users/{victim}"),
+            json!([{"op": "replace", "path": "active", "value": false}])
+        )
+        .await
+        .0,
+        200
+    );
+}
