@@ -17,6 +17,9 @@ pub fn Field(
     #[prop(optional)] required: bool,
     #[prop(optional)] hint: Option<&'static str>,
     #[prop(optional)] autofocus: bool,
+    /// Shown but not editable (the value is owned elsewhere, say by a SCIM directory).
+    #[prop(optional)]
+    readonly: bool,
 ) -> impl IntoView {
     let error_id = format!("{name}-error");
     let hint_id = format!("{name}-hint");
@@ -44,6 +47,7 @@ pub fn Field(
                 autocomplete=autocomplete
                 required=required
                 autofocus=autofocus
+                readonly=readonly
                 aria-invalid=move || error.get().is_some().then_some("true")
                 aria-describedby=described_by
             />

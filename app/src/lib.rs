@@ -13,6 +13,7 @@ pub mod loading;
 pub mod outbox;
 pub mod placeholder;
 pub mod profile;
+pub mod provisioning;
 pub mod session;
 pub mod settings;
 #[cfg(feature = "ssr")]
@@ -109,7 +110,7 @@ pub fn App() -> impl IntoView {
                 <Route path=path!("/integrations") view=|| view! { <frame::Frame><integrations::cards::IntegrationsPage/></frame::Frame> } ssr=ssr.clone()/>
                 <Route path=path!("/integrations/:provider/disable") view=|| view! { <frame::Frame><integrations::cards::DisablePage/></frame::Frame> } ssr=ssr.clone()/>
                 <Route path=path!("/integrations/:provider/import") view=|| view! { <frame::Frame><integrations::import::ImportPage/></frame::Frame> } ssr=ssr.clone()/>
-                <Route path=path!("/provisioning") view=|| view! { <frame::Frame><placeholder::Provisioning/></frame::Frame> } ssr=ssr.clone()/>
+                <Route path=path!("/provisioning") view=|| view! { <frame::Frame><provisioning::ProvisioningPage/></frame::Frame> } ssr=ssr.clone()/>
                 <Route path=path!("/settings") view=|| view! { <frame::Frame><settings::SettingsPage/></frame::Frame> } ssr=ssr.clone()/>
                 <Route path=path!("/profile") view=|| view! { <frame::Frame><profile::ProfilePage/></frame::Frame> } ssr=ssr.clone()/>
             </Routes>

@@ -112,6 +112,8 @@ fn UserDetails(
     let form_id = id.clone();
     let invitation = user.clone();
     let deactivated = user.status == Status::Deactivated;
+    // Provisioned over SCIM: the directory owns the name and email.
+    let managed = user.source == people::Source::Scim;
     view! {
         <header class="page-header">
             <div>
@@ -123,13 +125,16 @@ fn UserDetails(
             <section class="panel" aria-labelledby="profile-heading">
                 <h2 id="profile-heading">"Profile"</h2>
                 <FormError error=form_error(result)/>
+                {managed.then(|| view! {
+                    <p class="notice" id="managed-note">"Provisioned by your directory over SCIM: the name and email are changed there (Entra ID or Okta), and show here at its next sync. The role is Rollcall's."</p>
+                })}
                 <ActionForm action=update attr:class="stack">
                     <input type="hidden" name="id" value=form_id/>
                     <div class="field-row">
-                        <Field label="First name" name="given_name" value=user.given_name.clone() error=field_error(result, "given_name")/>
-                        <Field label="Last name" name="family_name" value=user.family_name.clone() error=field_error(result, "family_name")/>
+                        <Field label="First name" name="given_name" value=user.given_name.clone() readonly=managed error=field_error(result, "given_name")/>
+                        <Field label="Last name" name="family_name" value=user.family_name.clone() readonly=managed error=field_error(result, "family_name")/>
                     </div>
-                    <Field label="Email" name="email" kind="email" value=user.email.clone() required=true error=field_error(result, "email")/>
+                    <Field label="Email" name="email" kind="email" value=user.email.clone() required=true readonly=managed error=field_error(result, "email")/>
                     <div class="field" class:invalid=move || field_error(result, "role").get().is_some()>
                         <label for="role">"Role"</label>
                         <select id="role" name="role" aria-describedby="role-error">

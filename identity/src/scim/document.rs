@@ -789,6 +789,63 @@ mod tests {
     }
 
     #[test]
+    fn no_patch_body_makes_the_engine_panic_and_a_refused_one_changes_nothing() {
+        use rand::rngs::StdRng;
+        use rand::{Rng, SeedableRng};
+        let ops = ["add", "Replace", "remove", "REMOVE", "copy"];
+        let paths = [
+            None,
+            Some("userName"),
+            Some("name.givenName"),
+            Some("name"),
+            Some("emails"),
+            Some("emails[type eq \"work\"].value"),
+            Some("emails[value eq \"1\"]"),
+            Some("urn:ietf:params:scim:schemas:extension:enterprise:2.0:User:manager"),
+            Some("active"),
+            Some("id"),
+            Some("phoneNumbers.value"),
+            Some("bogus"),
+            Some("emails[type eq"),
+            Some(""),
+        ];
+        let values = [
+            json!(null),
+            json!("x"),
+            json!("False"),
+            json!(true),
+            json!(1),
+            json!([]),
+            json!([{"value": "1"}]),
+            json!({"givenName": "G"}),
+            json!({"name.familyName": "F", "active": "true"}),
+            json!([[1]]),
+            json!({"value": ""}),
+        ];
+        let mut rng = StdRng::seed_from_u64(5);
+        for _ in 0..20_000 {
+            let n = rng.gen_range(1..4);
+            let body: Vec<Value> = (0..n)
+                .map(|_| {
+                    let mut op = json!({"op": ops[rng.gen_range(0..ops.len())]});
+                    if let Some(p) = paths[rng.gen_range(0..paths.len())] {
+                        op["path"] = json!(p);
+                    }
+                    if rng.gen_bool(0.8) {
+                        op["value"] = values[rng.gen_range(0..values.len())].clone();
+                    }
+                    op
+                })
+                .collect();
+            let mut doc = user();
+            let before = doc.clone();
+            if patch(&mut doc, json!({"Operations": body})).is_err() {
+                assert_eq!(doc, before);
+            }
+        }
+    }
+
+    #[test]
     fn removing_with_a_value_array_removes_only_those_values() {
         let mut doc =
             read_user(&json!({"userName": "a", "emails": [{"value": "1"}, {"value": "2"}, {"value": "3"}]})).unwrap();

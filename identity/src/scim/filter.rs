@@ -114,6 +114,37 @@ pub enum Filter {
     },
 }
 
+impl std::fmt::Display for Value {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            Value::Str(s) => f.write_str(&serde_json::to_string(s).map_err(|_| std::fmt::Error)?),
+            Value::Num(n) => write!(f, "{n}"),
+            Value::Bool(b) => write!(f, "{b}"),
+            Value::Null => f.write_str("null"),
+        }
+    }
+}
+
+/// The filter in SCIM syntax, fully parenthesised: parsing it gives the same filter back.
+impl std::fmt::Display for Filter {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            Filter::Compare(p, op, v) => write!(f, "{p} {} {v}", op.as_str()),
+            Filter::Present(p) => write!(f, "{p} pr"),
+            Filter::And(a, b) => write!(f, "({a} and {b})"),
+            Filter::Or(a, b) => write!(f, "({a} or {b})"),
+            Filter::Not(a) => write!(f, "not ({a})"),
+            Filter::ValuePath { path, inner, then } => {
+                write!(f, "{path}[{inner}]")?;
+                if let Some((sub, op, v)) = then {
+                    write!(f, ".{sub} {} {v}", op.as_str())?;
+                }
+                Ok(())
+            }
+        }
+    }
+}
+
 /// Why a filter could not be read, for the `invalidFilter` error's detail.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct ParseError(pub String);
@@ -474,6 +505,209 @@ mod tests {
         let deep = format!("{}a eq 1{}", "(".repeat(5000), ")".repeat(5000));
         assert!(parse(&deep).is_err());
         assert!(parse(&"a".repeat(MAX_FILTER + 1)).is_err());
+    }
+
+    /// Property tests with a seeded generator (the same cases every run): any input at all is
+    /// answered without a panic, and every valid filter or path, printed, parses back to itself.
+    mod properties {
+        use super::super::*;
+        use rand::rngs::StdRng;
+        use rand::{Rng, SeedableRng};
+
+        const SOUP: &[&str] = &[
+            "userName",
+            "emails",
+            "name",
+            ".",
+            "givenName",
+            "[",
+            "]",
+            "(",
+            ")",
+            " ",
+            "  ",
+            "eq",
+            "ne",
+            "co",
+            "sw",
+            "ew",
+            "gt",
+            "ge",
+            "lt",
+            "le",
+            "pr",
+            "and",
+            "or",
+            "not",
+            "\"",
+            "\\",
+            "\\u00e9",
+            "\\x",
+            "true",
+            "false",
+            "null",
+            "1",
+            "-2.5e3",
+            "é",
+            "👍",
+            "urn:ietf:params:scim:schemas:extension:enterprise:2.0:User:",
+            ":",
+            "value",
+            "type",
+            "$ref",
+            "\n",
+            "\t",
+            "\u{0}",
+        ];
+
+        fn soup(rng: &mut StdRng) -> String {
+            (0..rng.gen_range(0..40))
+                .map(|_| SOUP[rng.gen_range(0..SOUP.len())])
+                .collect()
+        }
+
+        #[test]
+        fn no_input_makes_the_parsers_panic() {
+            let mut rng = StdRng::seed_from_u64(7);
+            for _ in 0..20_000 {
+                let input = soup(&mut rng);
+                let _ = parse(&input);
+                let _ = parse_path(&input);
+                if let Ok(f) = parse(&input) {
+                    for r in [crate::scim::sql::Resource::User, crate::scim::sql::Resource::Group] {
+                        let _ = crate::scim::sql::compile(r, &f, 1);
+                    }
+                }
+            }
+            // Raw bytes as text too.
+            for _ in 0..5_000 {
+                let bytes: Vec<u8> = (0..rng.gen_range(0..60)).map(|_| rng.gen()).collect();
+                let input = String::from_utf8_lossy(&bytes);
+                let _ = parse(&input);
+                let _ = parse_path(&input);
+            }
+        }
+
+        fn name(rng: &mut StdRng) -> String {
+            const NAMES: &[&str] = &[
+                "userName",
+                "emails",
+                "displayName",
+                "externalId",
+                "active",
+                "value",
+                "type",
+                "title",
+                "meta",
+                "$ref",
+                "x-1",
+                "a_b",
+            ];
+            if rng.gen_bool(0.7) {
+                NAMES[rng.gen_range(0..NAMES.len())].to_owned()
+            } else {
+                let first = rng.gen_range(b'a'..=b'z') as char;
+                let rest: String = (0..rng.gen_range(0..8))
+                    .map(|_| rng.gen_range(b'a'..=b'z') as char)
+                    .collect();
+                format!("{first}{rest}")
+                    .replace("and", "anx")
+                    .replace("or", "ox")
+                    .replace("not", "nox")
+            }
+        }
+
+        fn path(rng: &mut StdRng) -> AttrPath {
+            AttrPath {
+                schema: rng
+                    .gen_bool(0.2)
+                    .then(|| SCHEMAS[rng.gen_range(0..SCHEMAS.len())].to_owned()),
+                attr: name(rng),
+                sub: rng.gen_bool(0.3).then(|| name(rng)),
+            }
+        }
+
+        fn value(rng: &mut StdRng) -> Value {
+            match rng.gen_range(0..5) {
+                0 => Value::Bool(rng.gen()),
+                1 => Value::Null,
+                2 => Value::Num(f64::from(rng.gen_range(-100_000i32..100_000)) / 8.0),
+                _ => Value::Str(
+                    (0..rng.gen_range(0..12))
+                        .map(|_| {
+                            let pool = ['a', 'Z', '"', '\\', ' ', 'é', '\n', '\u{1}', '👍', ']', ')', '('];
+                            pool[rng.gen_range(0..pool.len())]
+                        })
+                        .collect(),
+                ),
+            }
+        }
+
+        fn op(rng: &mut StdRng) -> CompareOp {
+            use CompareOp::*;
+            [Eq, Ne, Co, Sw, Ew, Gt, Ge, Lt, Le][rng.gen_range(0..9)]
+        }
+
+        fn filter(rng: &mut StdRng, depth: u32) -> Filter {
+            let leaf = depth >= 4 || rng.gen_bool(0.4);
+            match if leaf { rng.gen_range(0..2) } else { rng.gen_range(0..6) } {
+                0 => Filter::Compare(path(rng), op(rng), value(rng)),
+                1 => Filter::Present(path(rng)),
+                2 => Filter::And(Box::new(filter(rng, depth + 1)), Box::new(filter(rng, depth + 1))),
+                3 => Filter::Or(Box::new(filter(rng, depth + 1)), Box::new(filter(rng, depth + 1))),
+                4 => Filter::Not(Box::new(filter(rng, depth + 1))),
+                _ => Filter::ValuePath {
+                    path: AttrPath { sub: None, ..path(rng) },
+                    // Value filters do not nest.
+                    inner: Box::new(Filter::Compare(
+                        AttrPath {
+                            schema: None,
+                            attr: name(rng),
+                            sub: None,
+                        },
+                        op(rng),
+                        value(rng),
+                    )),
+                    then: rng.gen_bool(0.5).then(|| (name(rng), op(rng), value(rng))),
+                },
+            }
+        }
+
+        #[test]
+        fn every_valid_filter_round_trips_through_its_text() {
+            let mut rng = StdRng::seed_from_u64(11);
+            for _ in 0..5_000 {
+                let f = filter(&mut rng, 0);
+                let text = f.to_string();
+                assert_eq!(parse(&text).as_ref(), Ok(&f), "{text}");
+            }
+        }
+
+        #[test]
+        fn every_valid_patch_path_round_trips_through_its_text() {
+            let mut rng = StdRng::seed_from_u64(13);
+            for _ in 0..5_000 {
+                let p = path(&mut rng);
+                let (with_filter, sub) = (rng.gen_bool(0.5) && p.sub.is_none(), rng.gen_bool(0.5));
+                let inner = Filter::Compare(
+                    AttrPath {
+                        schema: None,
+                        attr: name(&mut rng),
+                        sub: None,
+                    },
+                    op(&mut rng),
+                    value(&mut rng),
+                );
+                let sub = (with_filter && sub).then(|| name(&mut rng));
+                let text = match (with_filter, &sub) {
+                    (true, Some(s)) => format!("{p}[{inner}].{s}"),
+                    (true, None) => format!("{p}[{inner}]"),
+                    _ => p.to_string(),
+                };
+                let parsed = parse_path(&text).unwrap_or_else(|e| panic!("{text}: {e:?}"));
+                assert_eq!(parsed, (p, with_filter.then_some(inner), sub), "{text}");
+            }
+        }
     }
 
     #[test]

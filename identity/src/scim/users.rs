@@ -349,7 +349,7 @@ pub async fn create(db: &Db, caller: &Authenticated, body: &Value) -> Result<Row
         Some((_, Some(_), None)) => return Err(conflict(Some("users_email_per_org"), &c)),
         Some((id, _, _)) => {
             let updated = sqlx::query(
-                "update users set user_name = $3, given_name = $4, family_name = $5, scim = $6,
+                "update users set user_name = $3, given_name = $4, family_name = $5, scim = $6, source = 'scim',
                         external_ids = case when $7::text is null then external_ids - 'scim'
                                             else external_ids || jsonb_build_object('scim', $7::text) end,
                         status = case when deleted_at is not null or status = 'deactivated' then $8 else status end,
@@ -592,4 +592,87 @@ pub async fn delete(db: &Db, caller: &Authenticated, id: &str, if_match: Option<
     .await?;
     tx.commit().await?;
     Ok(())
+}
+
+/// Someone SCIM deleted, restorable until 30 days after.
+#[derive(Debug, Clone, FromRow)]
+pub struct Deleted {
+    pub id: Uuid,
+    pub email: String,
+    pub name: String,
+    pub deleted_at: DateTime<Utc>,
+}
+
+/// How long a SCIM-deleted person can be restored before they are purged.
+pub const RESTORABLE_DAYS: i32 = 30;
+
+pub async fn deleted(db: &Db, org_id: Uuid) -> crate::error::Result<Vec<Deleted>> {
+    Ok(sqlx::query_as(
+        "select id, email, btrim(given_name || ' ' || family_name) as name, deleted_at from users
+         where org_id = $1 and deleted_at > now() - make_interval(days => $2) order by deleted_at desc limit 500",
+    )
+    .bind(org_id)
+    .bind(RESTORABLE_DAYS)
+    .fetch_all(db)
+    .await?)
+}
+
+/// Brings back someone SCIM deleted, deactivated (an admin reactivates them from the Users tab
+/// if they should sign in; the directory sees them again).
+pub async fn restore(db: &Db, actor: &Actor, id: Uuid) -> crate::error::Result<()> {
+    let mut tx = db.begin().await?;
+    let email: Option<String> = sqlx::query_scalar(
+        "update users set deleted_at = null, status = 'deactivated', version = version + 1
+         where org_id = $1 and id = $2 and deleted_at > now() - make_interval(days => $3) returning email",
+    )
+    .bind(actor.org_id)
+    .bind(id)
+    .bind(RESTORABLE_DAYS)
+    .fetch_optional(&mut *tx)
+    .await?;
+    let Some(email) = email else {
+        return Err(crate::error::Error::NotFound);
+    };
+    audit::record(
+        &mut tx,
+        actor,
+        "scim.user_restored",
+        Some(Target { id, label: &email }),
+        json!({}),
+    )
+    .await?;
+    tx.commit().await?;
+    Ok(())
+}
+
+/// Purges people SCIM deleted more than 30 days ago (housekeeping).
+pub async fn purge_deleted(db: &Db) -> crate::error::Result<u64> {
+    Ok(
+        sqlx::query("delete from users where deleted_at < now() - make_interval(days => $1)")
+            .bind(RESTORABLE_DAYS)
+            .execute(db)
+            .await?
+            .rows_affected(),
+    )
+}
+
+/// One line of the workspace's SCIM request log.
+#[derive(Debug, Clone, FromRow)]
+pub struct Logged {
+    pub at: DateTime<Utc>,
+    pub method: String,
+    pub path: String,
+    pub status: i32,
+    pub summary: String,
+    pub hint: Option<String>,
+}
+
+pub async fn recent_requests(db: &Db, org_id: Uuid, limit: i64) -> crate::error::Result<Vec<Logged>> {
+    Ok(sqlx::query_as(
+        "select at, method, path, status, summary, hint from scim_requests where org_id = $1 order by id desc limit $2",
+    )
+    .bind(org_id)
+    .bind(limit)
+    .fetch_all(db)
+    .await?)
 }

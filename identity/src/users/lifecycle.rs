@@ -109,6 +109,17 @@ pub async fn update_profile(db: &Db, actor: &Actor, user_id: Uuid, change: Profi
     let mut tx = db.begin().await?;
     lock_org(&mut tx, actor.org_id).await?;
     let before = get_for_update(&mut tx, actor.org_id, user_id).await?;
+    // A directory provisioning over SCIM owns these; its next sync would undo the edit.
+    if before.source == Source::Scim
+        && (!before.email.eq_ignore_ascii_case(change.email.as_str())
+            || before.given_name != given_name
+            || before.family_name != family_name)
+    {
+        return Err(Error::conflict(
+            "email",
+            "This person is provisioned by your directory over SCIM: change their name and email there.",
+        ));
+    }
     let role = change.role.unwrap_or(before.role);
     if before.role == Role::Admin
         && role == Role::Member

@@ -8,6 +8,7 @@ mod directory;
 mod guard;
 mod health;
 mod providers;
+mod provisioning;
 pub mod serve;
 
 use app::ssr::SharedState;
@@ -156,6 +157,10 @@ fn browser_surface(state: SharedState, leptos_options: LeptosOptions, public_ori
             post(directory::disconnect),
         )
         .route("/integrations/{provider}/import", post(directory::import))
+        .route("/provisioning/tokens/{id}/revoke", post(provisioning::revoke_token))
+        .route("/provisioning/holds/approve", post(provisioning::approve_holds))
+        .route("/provisioning/holds/discard", post(provisioning::discard_holds))
+        .route("/provisioning/users/{id}/restore", post(provisioning::restore_user))
         .route(
             "/integrations/{provider}/deactivate-removed",
             post(directory::deactivate_removed),

@@ -1,5 +1,6 @@
 //! Periodic clean-up any number of servers may run at once (it is idempotent): expired sessions
-//! and pending sign-ins, and sign-in throttle and rate-limit windows that ended.
+//! and pending sign-ins, sign-in throttle and rate-limit windows that ended, people SCIM deleted
+//! more than 30 days ago, and the SCIM guard's counts older than its hour.
 
 use app::ssr::SharedState;
 use std::time::Duration;
@@ -20,6 +21,18 @@ pub async fn run(state: SharedState) {
         }
         if let Err(err) = identity::db::rate_window::purge_ended(&state.db).await {
             tracing::warn!(error = ?err, "rate-limit window purge failed");
+        }
+        match identity::scim::users::purge_deleted(&state.db).await {
+            Ok(n) if n > 0 => tracing::info!(people = n, "purged people SCIM deleted over 30 days ago"),
+            Ok(_) => {}
+            Err(err) => tracing::warn!(error = ?err, "purging SCIM-deleted people failed"),
+        }
+        // The guard counts the last hour; older entries only take space.
+        if let Err(err) = sqlx::query("delete from scim_deprovisions where at < now() - interval '2 hours'")
+            .execute(&state.db)
+            .await
+        {
+            tracing::warn!(error = ?err, "purging the SCIM guard's counts failed");
         }
     }
 }
