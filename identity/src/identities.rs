@@ -179,7 +179,7 @@ async fn link_by_upstream_id(
            join users u on u.org_id = i.org_id
                        and ((u.source = $1 and u.external_ids ->> '{key}' = $3)
                             -- SCIM-provisioned people whose externalId is their Entra object id.
-                            or ($1 = 'microsoft' and u.source = 'scim' and u.external_ids ->> 'scim' = $3))
+                            or ($1 = 'microsoft' and u.source = 'scim' and u.scim_created and u.external_ids ->> 'scim' = $3))
          where i.provider = $1 and i.mode <> 'off' and i.org_key = $2
            and ($4::text is null or lower(o.slug) = lower($4))
            -- Only people the directory itself created (by import or SCIM), never an admin: an

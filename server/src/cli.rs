@@ -63,7 +63,7 @@ pub async fn run(cli: Cli) -> Result<()> {
         Command::ScimToken(command) => scim_token(&settings, command).await,
         Command::ScimGuard { org, state } => {
             let database = Database::open(&settings).await?;
-            let updated = sqlx::query("update orgs set scim_guard = $2 where slug = $1")
+            let updated = sqlx::query("update orgs set scim_guard = $2 where lower(slug) = lower($1)")
                 .bind(&org)
                 .bind(state == "on")
                 .execute(&database.db)

@@ -120,12 +120,23 @@ fn element(v: &Value) -> Result<Option<Value>, ScimError> {
     }
 }
 
+/// Most elements of a multi-valued attribute, characters of a value, and bytes of a stored
+/// document: a person is not a database of their own.
+pub const MAX_ELEMENTS: usize = 100;
+pub const MAX_CHARS: usize = 1024;
+pub const MAX_DOCUMENT: usize = 32 * 1024;
+
 fn elements(v: &Value) -> Result<Vec<Value>, ScimError> {
     let items: Vec<&Value> = match v {
         Value::Array(a) => a.iter().collect(),
         Value::Null => vec![],
         other => vec![other],
     };
+    if items.len() > MAX_ELEMENTS {
+        return Err(ScimError::invalid_value(format!(
+            "A multi-valued attribute holds at most {MAX_ELEMENTS} values."
+        )));
+    }
     let mut out = Vec::new();
     for item in items {
         if let Some(e) = element(item)? {
@@ -198,6 +209,32 @@ fn attribute(container: Container, name: &str, v: &Value) -> Result<Option<Value
 enum Container {
     Core,
     Enterprise,
+}
+
+/// Checks a document's size: each string at most `MAX_CHARS`, each array at most
+/// `MAX_ELEMENTS`, the whole at most `MAX_DOCUMENT` bytes.
+pub fn check_limits(doc: &Map<String, Value>) -> Result<(), ScimError> {
+    fn walk(v: &Value) -> Result<(), ScimError> {
+        match v {
+            Value::String(s) if s.chars().count() > MAX_CHARS => Err(ScimError::invalid_value(format!(
+                "A value is longer than {MAX_CHARS} characters."
+            ))),
+            Value::Array(a) if a.len() > MAX_ELEMENTS => Err(ScimError::invalid_value(format!(
+                "A multi-valued attribute holds at most {MAX_ELEMENTS} values."
+            ))),
+            Value::Array(a) => a.iter().try_for_each(walk),
+            Value::Object(o) => o.values().try_for_each(walk),
+            _ => Ok(()),
+        }
+    }
+    doc.values().try_for_each(walk)?;
+    if serde_json::to_vec(doc).map_or(0, |b| b.len()) > MAX_DOCUMENT {
+        return Err(ScimError::invalid_value(format!(
+            "The user is larger than {} KiB of attributes.",
+            MAX_DOCUMENT / 1024
+        )));
+    }
+    Ok(())
 }
 
 /// Reads a user resource sent by a client (POST, PUT) into canonical form.
@@ -381,6 +418,10 @@ fn seed(f: &Filter, out: &mut Map<String, Value>) {
         Filter::Compare(p, CompareOp::Eq, v) => {
             if let Some(key) = canonical(&ELEMENT_ATTRS, &p.attr) {
                 let v = match v {
+                    FValue::Str(s) if key == "primary" => match boolean(&Value::String(s.clone())) {
+                        Some(b) => Value::Bool(b),
+                        None => return,
+                    },
                     FValue::Str(s) => Value::String(s.clone()),
                     FValue::Bool(b) => Value::Bool(*b),
                     FValue::Num(n) => serde_json::json!(n),
@@ -462,9 +503,17 @@ fn apply_one(
                 // emails.value without a filter: every element's sub-attribute.
                 let key = canonical(&ELEMENT_ATTRS, sub)
                     .ok_or_else(|| ScimError::invalid_path(format!("no sub-attribute {sub}")))?;
+                let v = match value {
+                    Some(v) if key == "primary" => {
+                        Some(Value::Bool(boolean(v).ok_or_else(|| {
+                            ScimError::invalid_value("primary must be true or false")
+                        })?))
+                    }
+                    other => other.cloned(),
+                };
                 if let Some(Value::Array(items)) = place.get_mut(attr) {
                     for item in items.iter_mut().filter_map(Value::as_object_mut) {
-                        match (op, value) {
+                        match (op, &v) {
                             ("remove", _) => {
                                 item.remove(key);
                             }

@@ -158,7 +158,20 @@ pub fn parse(input: &str) -> Result<Filter, ParseError> {
     if input.len() > MAX_FILTER {
         return Err(ParseError(format!("the filter is longer than {MAX_FILTER} characters")));
     }
-    // Nesting is bounded before parsing, so a hostile filter cannot exhaust the stack.
+    check_depth(input)?;
+    match delimited(multispace0, or_expr, multispace0).parse(input) {
+        Ok(("", filter)) => Ok(filter),
+        Ok((rest, _)) => Err(ParseError(format!(
+            "unexpected text at \"{}\"",
+            rest.chars().take(40).collect::<String>()
+        ))),
+        Err(_) => Err(ParseError("the filter is not valid SCIM filter syntax".into())),
+    }
+}
+
+/// Nesting is bounded before parsing (filters and PATCH paths alike), so hostile input cannot
+/// exhaust the stack.
+fn check_depth(input: &str) -> Result<(), ParseError> {
     let mut depth = 0usize;
     let mut in_string = false;
     let mut escaped = false;
@@ -184,14 +197,7 @@ pub fn parse(input: &str) -> Result<Filter, ParseError> {
             _ => {}
         }
     }
-    match delimited(multispace0, or_expr, multispace0).parse(input) {
-        Ok(("", filter)) => Ok(filter),
-        Ok((rest, _)) => Err(ParseError(format!(
-            "unexpected text at \"{}\"",
-            rest.chars().take(40).collect::<String>()
-        ))),
-        Err(_) => Err(ParseError("the filter is not valid SCIM filter syntax".into())),
-    }
+    Ok(())
 }
 
 fn or_expr(i: &str) -> IResult<&str, Filter> {
@@ -373,6 +379,7 @@ pub fn parse_path(input: &str) -> Result<(AttrPath, Option<Filter>, Option<Strin
     if input.is_empty() || input.len() > MAX_FILTER {
         return Err(ParseError("the path is empty or too long".into()));
     }
+    check_depth(input)?;
     let bad = || {
         ParseError(format!(
             "\"{}\" is not a valid attribute path",
@@ -502,8 +509,11 @@ mod tests {
         ] {
             assert!(parse(bad).is_err(), "{bad:?} parsed");
         }
-        let deep = format!("{}a eq 1{}", "(".repeat(5000), ")".repeat(5000));
+        // Deep but within the length limit: refused before the parser recurses.
+        let deep = format!("{}a eq 1{}", "(".repeat(2000), ")".repeat(2000));
         assert!(parse(&deep).is_err());
+        assert!(parse_path(&format!("emails[{}", "(".repeat(4000))).is_err());
+        assert!(parse_path(&format!("emails[{}a eq 1{}]", "(".repeat(33), ")".repeat(33))).is_err());
         assert!(parse(&"a".repeat(MAX_FILTER + 1)).is_err());
     }
 

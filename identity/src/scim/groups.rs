@@ -17,6 +17,9 @@ use std::collections::BTreeSet;
 use uuid::Uuid;
 
 pub const GROUP_SCHEMA: &str = "urn:ietf:params:scim:schemas:core:2.0:Group";
+/// Most members one request may name, and most a group may have.
+pub const MAX_MEMBERS_PER_REQUEST: usize = 10_000;
+pub const MAX_MEMBERS: usize = 100_000;
 
 #[derive(Debug, FromRow)]
 pub struct Row {
@@ -165,6 +168,13 @@ fn member_ids(v: &Value) -> Result<BTreeSet<Uuid>, ScimError> {
         Value::Null => vec![],
         other => vec![other],
     };
+    if items.len() > MAX_MEMBERS_PER_REQUEST {
+        return Err(ScimError::new(
+            400,
+            Some("tooMany"),
+            format!("Send at most {MAX_MEMBERS_PER_REQUEST} members in one request."),
+        ));
+    }
     let mut out = BTreeSet::new();
     for item in items {
         let id = match item {
@@ -316,6 +326,13 @@ fn actor(caller: &Authenticated) -> Actor {
 
 /// Writes a group's state: its row and its members (who must be people of the workspace).
 async fn write(conn: &mut PgConnection, org_id: Uuid, id: Uuid, state: &State, create: bool) -> Result<(), ScimError> {
+    if state.members.len() > MAX_MEMBERS {
+        return Err(ScimError::new(
+            400,
+            Some("tooMany"),
+            format!("A group has at most {MAX_MEMBERS} members."),
+        ));
+    }
     let ids: Vec<Uuid> = state.members.iter().copied().collect();
     let known: i64 =
         sqlx::query_scalar("select count(*) from users where org_id = $1 and id = any($2) and deleted_at is null")
@@ -411,7 +428,10 @@ pub async fn update(
     let mut tx = db.begin().await?;
     let before = load(&mut tx, caller.org_id, id, true).await?;
     if let Some(tag) = if_match.map(str::trim).filter(|t| *t != "*") {
-        if !tag.split(',').any(|t| t.trim() == etag(before.version)) {
+        if !tag
+            .split(',')
+            .any(|t| t.trim() == etag(before.version) || t.trim() == format!("\"{}\"", before.version))
+        {
             return Err(ScimError::new(
                 412,
                 None,

@@ -88,7 +88,10 @@ pub async fn admit(
     if guarded {
         let (recent, workspace): (i64, i64) = sqlx::query_as(
             "select (select count(*) from scim_deprovisions where org_id = $1 and at > now() - interval '1 hour'),
-                    (select count(*) from users where org_id = $1 and status <> 'deleted')",
+                    -- People SCIM created count only after a day: creating dummies must not
+                    -- widen the allowance for removing real people.
+                    (select count(*) from users where org_id = $1 and status <> 'deleted'
+                       and (not scim_created or created_at < now() - interval '1 day'))",
         )
         .bind(caller.org_id)
         .fetch_one(&mut *conn)
@@ -165,6 +168,11 @@ pub async fn open_holds(db: &Db, org_id: Uuid) -> Result<Vec<Hold>> {
 /// An admin approves (the held changes are made now) or discards every open hold.
 pub async fn decide_all(db: &Db, actor: &Actor, approve: bool) -> Result<i64> {
     let mut tx = db.begin().await?;
+    // Under the workspace's lock, as SCIM's deprovisionings and the last-admin rules are.
+    sqlx::query("select 1 from orgs where id = $1 for update")
+        .bind(actor.org_id)
+        .execute(&mut *tx)
+        .await?;
     let holds: Vec<(i64, Uuid, String)> = sqlx::query_as(
         "update scim_holds set decided_at = now(), decision = $2, decided_by_label = $3
          where org_id = $1 and decided_at is null returning id, user_id, action",

@@ -211,7 +211,7 @@ async fn an_entra_provisioning_cycle_runs_from_test_connection_to_delete() {
     let (status, _) = scim
         .patch(&format!("/Groups/{gid}"), json!([{"op": "Add", "path": "members", "value": [{"$ref": null, "value": id}, {"$ref": null, "value": bob_id}]}]))
         .await;
-    assert_eq!(status, 200);
+    assert_eq!(status, 204, "a membership change answers without the whole group");
     let members = |g: &Value| g["members"].as_array().map(|m| m.len()).unwrap_or(0);
     assert_eq!(members(&scim.get(&format!("/Groups/{gid}")).await.1), 2);
     assert!(scim
@@ -493,7 +493,8 @@ async fn a_token_sees_and_touches_only_its_own_workspace_and_other_ids_are_404()
 
 #[tokio::test]
 async fn a_deprovisioning_burst_across_two_servers_is_held_for_an_admin_and_never_reported_as_done() {
-    let (app, scim) = provisioning(17).await; // 18 people with the admin, 20 after two creations
+    // 19 people and the admin count towards the tenth; people SCIM creates count after a day.
+    let (app, scim) = provisioning(19).await;
     let mut ids = Vec::new();
     for n in 0..2 {
         let (_, u) = scim
@@ -580,4 +581,121 @@ async fn a_deprovisioning_burst_across_two_servers_is_held_for_an_admin_and_neve
         .0,
         200
     );
+}
+
+#[tokio::test]
+async fn a_scim_person_whose_external_id_is_their_entra_object_id_signs_in_with_microsoft_without_a_password() {
+    use fakes::{FakeIdp, Flavor, Persona};
+    const TENANT: &str = "4a1f6b0e-2c3d-4e5f-8a9b-0c1d2e3f4a5b";
+    const OID: &str = "9d8c7b6a-5f4e-4d3c-8b2a-1f0e9d8c7b6a";
+    let idp = FakeIdp::start(Flavor::Microsoft).await;
+    let app = spawn_app_with(|s| {
+        s.microsoft_client_id = Some(idp.client_id().to_owned());
+        s.microsoft_client_secret = Some(idp.client_secret().to_owned().into());
+        s.microsoft_authority = idp.base_url();
+    })
+    .await;
+    app.first_admin().await;
+    let scim = scim_for(&app, "acme", 20).await;
+    sqlx::query(
+        "insert into integrations (org_id, provider, mode, org_key) values ($1, 'microsoft', 'org_connected', $2)",
+    )
+    .bind(app.org_id("acme").await)
+    .bind(TENANT)
+    .execute(&app.db)
+    .await
+    .unwrap();
+    let (status, _) = scim
+        .post(
+            "/Users",
+            json!({"userName": "eve@contoso.test", "externalId": OID, "active": true}),
+        )
+        .await;
+    assert_eq!(status, 201);
+
+    let sign_in = |persona: Persona| {
+        idp.sign_in_as(persona);
+        let browser = app.browser();
+        async move {
+            let started = browser.get("/auth/microsoft/start").await;
+            let back = reqwest::Client::builder()
+                .redirect(reqwest::redirect::Policy::none())
+                .build()
+                .unwrap()
+                .get(location(&started))
+                .send()
+                .await
+                .unwrap();
+            let res = browser.client.get(location(&back)).send().await.unwrap();
+            (browser, location(&res))
+        }
+    };
+    // The same object id in another tenant is someone else.
+    let (browser, landed) =
+        sign_in(Persona::new(OID, "eve@elsewhere.test").org("7b2e9c1a-0d3f-4a5b-9c8d-1e2f3a4b5c6d")).await;
+    assert_eq!(landed, "/auth/problem");
+    assert_eq!(browser.whoami().await, None);
+    let mut eve = Persona::new(OID, "eve.personal@contoso.test").org(TENANT);
+    eve.email_verified = Some(false);
+    let (browser, landed) = sign_in(eve).await;
+    assert_eq!(landed, "/", "{}", flash_error(&browser).await);
+    assert_eq!(browser.whoami().await.as_deref(), Some("eve@contoso.test"));
+}
+
+#[tokio::test]
+async fn provisioning_never_takes_over_an_admin_and_hostile_bodies_are_refused_without_harm() {
+    let (app, scim) = provisioning(20).await;
+    // The workspace's admin, by email: refused, and the admin is untouched.
+    let (status, body) = scim
+        .post("/Users", json!({"userName": "ada@acme.test", "active": true}))
+        .await;
+    assert_eq!((status, body["scimType"].as_str()), (409, Some("uniqueness")), "{body}");
+    let admin: (Option<String>, String) =
+        sqlx::query_as("select user_name, source from users where email = 'ada@acme.test'")
+            .fetch_one(&app.db)
+            .await
+            .unwrap();
+    assert_eq!(admin, (None, "manual".to_owned()));
+    // A person added by hand is taken over, but never linked to a sign-in by the externalId sent.
+    let (status, taken) = scim
+        .post(
+            "/Users",
+            json!({"userName": "person3@acme.test", "externalId": "x-oid"}),
+        )
+        .await;
+    assert_eq!(status, 201);
+    let created: bool = sqlx::query_scalar("select scim_created from users where email = 'person3@acme.test'")
+        .fetch_one(&app.db)
+        .await
+        .unwrap();
+    assert!(!created);
+    // Deep nesting in a PATCH path is refused, not a crash; the server still answers.
+    let id = taken["id"].as_str().unwrap();
+    let deep = format!("emails[{}", "(".repeat(4000));
+    let (status, body) = scim
+        .patch(
+            &format!("/Users/{id}"),
+            json!([{"op": "replace", "path": deep, "value": "x"}]),
+        )
+        .await;
+    assert_eq!((status, body["scimType"].as_str()), (400, Some("invalidPath")));
+    let many: Vec<Value> = (0..150).map(|n| json!({"value": format!("{n}@x.test")})).collect();
+    let (status, body) = scim
+        .patch(
+            &format!("/Users/{id}"),
+            json!([{"op": "add", "path": "emails", "value": many}]),
+        )
+        .await;
+    assert_eq!((status, body["scimType"].as_str()), (400, Some("invalidValue")));
+    assert_eq!(scim.get(&format!("/Users/{id}")).await.0, 200);
+    // Deleted, then created again under the same userName with another address: brought back.
+    assert_eq!(scim.delete(&format!("/Users/{id}")).await, 204);
+    let (status, again) = scim
+        .post(
+            "/Users",
+            json!({"userName": "person3@acme.test", "emails": [{"value": "p3.new@acme.test"}]}),
+        )
+        .await;
+    assert_eq!(status, 201, "{again}");
+    assert_eq!(again["id"], id);
 }
