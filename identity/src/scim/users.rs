@@ -335,6 +335,10 @@ fn conflict(constraint: Option<&str>, c: &Columns) -> ScimError {
     }
 }
 
+/// Someone already in the workspace a create may take over: id, userName, when SCIM deleted
+/// them, role.
+type Existing = (Uuid, Option<String>, Option<DateTime<Utc>>, String);
+
 /// Creates a user (201), or takes over the person already in the workspace with that email
 /// who is not provisioned yet (someone added by hand, invited or imported), or brings back one
 /// deleted by SCIM within 30 days: linked, never duplicated.
@@ -343,7 +347,7 @@ pub async fn create(db: &Db, caller: &Authenticated, body: &Value) -> Result<Row
     let c = columns(&doc)?;
     let mut tx = db.begin().await?;
     // Someone with that email, or someone SCIM deleted under that userName (brought back).
-    let existing: Option<(Uuid, Option<String>, Option<DateTime<Utc>>, String)> = sqlx::query_as(
+    let existing: Option<Existing> = sqlx::query_as(
         "select id, user_name, deleted_at, role from users
          where org_id = $1 and (lower(email) = lower($2) or (deleted_at is not null and lower(user_name) = lower($3)))
          order by lower(email) = lower($2) desc limit 1 for update",
