@@ -283,10 +283,10 @@ pub async fn invitable_ids_matching(db: &Db, org_id: Uuid, query: &UserQuery, li
 pub async fn count_by_status(db: &Db, org_id: Uuid, status: Option<Status>) -> Result<i64> {
     let n: Option<i64> = match status {
         Some(status) => {
-            sqlx::query_scalar("select n from org_user_counts where org_id = $1 and status = $2")
+            sqlx::query_scalar("select sum(n)::bigint from org_user_counts where org_id = $1 and status = $2")
                 .bind(org_id)
                 .bind(status)
-                .fetch_optional(db)
+                .fetch_one(db)
                 .await?
         }
         None => {

@@ -699,3 +699,94 @@ async fn provisioning_never_takes_over_an_admin_and_hostile_bodies_are_refused_w
     assert_eq!(status, 201, "{again}");
     assert_eq!(again["id"], id);
 }
+
+#[tokio::test]
+async fn every_filter_operator_selects_what_rfc_7644_says() {
+    let (_app, scim) = provisioning(20).await;
+    for (user, title, dept, active) in [
+        ("amy@ops.test", "Engineer", "R&D", true),
+        ("BEN@ops.test", "Manager", "Sales", true),
+        ("cat@ops.test", "Engineer", "Sales", false),
+    ] {
+        let (status, _) = scim
+            .post("/Users", json!({"userName": user, "title": title, "active": active,
+                "emails": [{"value": user.to_lowercase(), "type": "work", "primary": true}, {"value": format!("home.{}", user.to_lowercase()), "type": "home"}],
+                "urn:ietf:params:scim:schemas:extension:enterprise:2.0:User": {"department": dept}}))
+            .await;
+        assert_eq!(status, 201);
+    }
+    let count = |filter: &'static str| {
+        let scim = &scim;
+        async move {
+            let (status, body) = scim.get(&format!("/Users?filter={}", urlencode(filter))).await;
+            assert_eq!(status, 200, "{filter}: {body}");
+            body["totalResults"].as_i64().unwrap()
+        }
+    };
+    for (filter, expected) in [
+        ("userName eq \"ben@ops.test\"", 1),
+        ("userName ne \"ben@ops.test\"", 2),
+        ("userName co \"@OPS\"", 3),
+        ("userName sw \"a\"", 1),
+        ("userName ew \"ops.test\"", 3),
+        ("userName gt \"ben@ops.test\"", 1),
+        ("userName ge \"ben@ops.test\"", 2),
+        ("userName lt \"ben@ops.test\"", 1),
+        ("userName le \"ben@ops.test\"", 2),
+        ("title pr", 3),
+        ("nickName pr", 0),
+        ("title eq \"engineer\" and active eq true", 1),
+        ("title eq \"Manager\" or active eq \"False\"", 2),
+        ("not (title eq \"Engineer\")", 1),
+        (
+            "(title eq \"Engineer\" or title eq \"Manager\") and not (userName sw \"c\")",
+            2,
+        ),
+        ("emails[type eq \"home\" and value sw \"home.a\"]", 1),
+        ("emails[type eq \"work\"].value ew \"@ops.test\"", 3),
+        ("emails co \"home.cat\"", 1),
+        ("emails[primary eq true].value eq \"cat@ops.test\"", 1),
+        (
+            "urn:ietf:params:scim:schemas:extension:enterprise:2.0:User:department eq \"Sales\"",
+            2,
+        ),
+        ("USERNAME EQ \"AMY@OPS.TEST\"", 1),
+        (
+            "meta.created gt \"2000-01-01T00:00:00Z\" and userName ew \"ops.test\"",
+            3,
+        ),
+        ("externalId eq null and userName sw \"a\"", 1),
+    ] {
+        assert_eq!(count(filter).await, expected, "{filter}");
+    }
+    // Paging is 1-based; past the end is an empty page with the right total; sorting works.
+    let (_, page) = scim
+        .get("/Users?filter=userName+ew+%22ops.test%22&sortBy=userName&sortOrder=descending&startIndex=2&count=1")
+        .await;
+    assert_eq!(
+        (
+            page["totalResults"].as_i64(),
+            page["startIndex"].as_i64(),
+            page["itemsPerPage"].as_i64()
+        ),
+        (Some(3), Some(2), Some(1))
+    );
+    assert_eq!(page["Resources"][0]["userName"], "BEN@ops.test");
+    let (_, past) = scim.get("/Users?filter=userName+ew+%22ops.test%22&startIndex=10").await;
+    assert_eq!(
+        (
+            past["totalResults"].as_i64(),
+            past["Resources"].as_array().map(|r| r.len())
+        ),
+        (Some(3), Some(0))
+    );
+    let (_, only) = scim
+        .get("/Users?filter=userName+eq+%22amy%40ops.test%22&attributes=userName")
+        .await;
+    let keys: Vec<&String> = only["Resources"][0].as_object().unwrap().keys().collect();
+    assert_eq!(keys.len(), 3, "{keys:?}: id, schemas and userName only");
+    let (status, search) = scim
+        .post("/Users/.search", json!({"schemas": ["urn:ietf:params:scim:api:messages:2.0:SearchRequest"], "filter": "title eq \"Manager\"", "startIndex": 1, "count": 5}))
+        .await;
+    assert_eq!((status, search["totalResults"].as_i64()), (200, Some(1)));
+}
