@@ -346,17 +346,30 @@ pub async fn create(db: &Db, caller: &Authenticated, body: &Value) -> Result<Row
     let doc = document::read_user(body)?;
     let c = columns(&doc)?;
     let mut tx = db.begin().await?;
-    // Someone with that email, or someone SCIM deleted under that userName (brought back).
-    let existing: Option<Existing> = sqlx::query_as(
-        "select id, user_name, deleted_at, role from users
-         where org_id = $1 and (lower(email) = lower($2) or (deleted_at is not null and lower(user_name) = lower($3)))
-         order by lower(email) = lower($2) desc limit 1 for update",
+    // Someone with that email, or else someone SCIM deleted under that userName (brought back).
+    // Two equality lookups, each on its unique index whatever the table's statistics say (an
+    // `or` of the two planned as a scan of the workspace while a first sync fills a new table).
+    let by_email: Option<Existing> = sqlx::query_as(
+        "select id, user_name, deleted_at, role from users where org_id = $1 and lower(email) = lower($2) for update",
     )
     .bind(caller.org_id)
     .bind(&c.email)
-    .bind(&c.user_name)
     .fetch_optional(&mut *tx)
     .await?;
+    let existing = match by_email {
+        Some(found) => Some(found),
+        None => {
+            sqlx::query_as(
+                "select id, user_name, deleted_at, role from users
+                 where org_id = $1 and lower(user_name) = lower($2) and user_name is not null and deleted_at is not null
+                 for update",
+            )
+            .bind(caller.org_id)
+            .bind(&c.user_name)
+            .fetch_optional(&mut *tx)
+            .await?
+        }
+    };
     let status = if c.active { "active" } else { "deactivated" };
     // The audit entry is written before the person: the insert's statement trigger locks the
     // workspace's count row until commit, so the less that follows it, the less creates queue.
