@@ -682,13 +682,18 @@ async fn groups_page(state: &SharedState, caller: Authenticated, p: ListParams) 
         Err(err) => return error_response(&err),
     };
     let base = base(state);
-    let mut resources = Vec::new();
-    for row in &page.rows {
-        match groups::render(&state.db, caller.org_id, row, &base, !p.projection.excludes_members()).await {
-            Ok(r) => resources.push(p.projection.apply(r)),
-            Err(err) => return error_response(&err),
-        }
-    }
+    let resources: Vec<Value> = match groups::render_all(
+        &state.db,
+        caller.org_id,
+        &page.rows,
+        &base,
+        !p.projection.excludes_members(),
+    )
+    .await
+    {
+        Ok(all) => all.into_iter().map(|r| p.projection.apply(r)).collect(),
+        Err(err) => return error_response(&err),
+    };
     let n = resources.len();
     with_summary(
         scim_response(
@@ -880,11 +885,17 @@ async fn search_root(
     }
     if let Ok(page) = g {
         total += page.total;
-        for row in &page.rows {
-            match groups::render(&state.db, caller.org_id, row, &base, !p.projection.excludes_members()).await {
-                Ok(r) => all.push(p.projection.apply(r)),
-                Err(err) => return error_response(&err),
-            }
+        match groups::render_all(
+            &state.db,
+            caller.org_id,
+            &page.rows,
+            &base,
+            !p.projection.excludes_members(),
+        )
+        .await
+        {
+            Ok(rendered) => all.extend(rendered.into_iter().map(|r| p.projection.apply(r))),
+            Err(err) => return error_response(&err),
         }
     }
     let resources: Vec<Value> = all

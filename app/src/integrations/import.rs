@@ -144,7 +144,8 @@ pub async fn directory_view(
         search: Some(q.chars().take(200).collect::<String>()).filter(|s| !s.trim().is_empty()),
         group: Some(group.clone()).filter(|g| !g.is_empty()),
     };
-    let page = page.max(1);
+    // A page number from the URL: bounded, so no offset overflows.
+    let page = page.clamp(1, 1_000_000);
     let shown = view::page(db, org_id, p, &filter, (page - 1) * PAGE_SIZE, PAGE_SIZE)
         .await
         .map_err(|e| caller.fail(e))?;

@@ -302,7 +302,7 @@ pub async fn reader(
         let token = sealer.open(access, &context(org_id, provider, "access"))?;
         return Ok(Reader { source, token });
     }
-    let http = providers.http_client();
+    let http = providers.http();
     let (token, lifetime) = match provider {
         Provider::Google => {
             let refresh = sealed

@@ -175,7 +175,7 @@ pub async fn complete(
             // The consent is proved by an app-only token for that tenant, not by the redirect's
             // word (its parameters are the browser's to change).
             let token = graph_app_token(
-                providers.http_client(),
+                providers.http(),
                 &settings.issuer,
                 &expected,
                 &settings.client_id,
@@ -201,7 +201,7 @@ pub async fn complete(
                 ("redirect_uri", settings.redirect_uri.as_str()),
             ];
             let response = providers
-                .http_client()
+                .http()
                 .post(format!("{}/oauth.v2.access", settings.directory_url))
                 .form(&form)
                 .send()

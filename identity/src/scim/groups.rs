@@ -8,7 +8,7 @@ use super::sql::{self, Resource};
 use super::tokens::Authenticated;
 use super::users::{bind_all, etag, LIST_SCHEMA, MAX_RESULTS};
 use super::ScimError;
-use crate::audit::{self, Actor, Target};
+use crate::audit::{self, Target};
 use crate::Db;
 use chrono::{DateTime, Utc};
 use serde_json::{json, Map, Value};
@@ -35,41 +35,60 @@ const COLUMNS: &str = "g.id, g.display_name, g.external_id, g.created_at, g.upda
 
 /// A group as SCIM shows it; `members` read only when asked for.
 pub async fn render(db: &Db, org_id: Uuid, row: &Row, base: &str, with_members: bool) -> Result<Value, ScimError> {
-    let mut out = json!({
-        "schemas": [GROUP_SCHEMA],
-        "id": row.id.to_string(),
-        "displayName": row.display_name,
-        "meta": {
-            "resourceType": "Group",
-            "created": row.created_at.to_rfc3339_opts(chrono::SecondsFormat::Millis, true),
-            "lastModified": row.updated_at.to_rfc3339_opts(chrono::SecondsFormat::Millis, true),
-            "location": format!("{base}/Groups/{}", row.id),
-            "version": etag(row.version),
-        },
-    });
-    if let Some(e) = &row.external_id {
-        out["externalId"] = Value::String(e.clone());
-    }
-    if with_members {
-        let members: Vec<(Uuid, String)> = sqlx::query_as(
-            "select u.id, coalesce(nullif(btrim(u.given_name || ' ' || u.family_name), ''), u.email)
+    let mut all = render_all(db, org_id, std::slice::from_ref(row), base, with_members).await?;
+    Ok(all.pop().unwrap_or(Value::Null))
+}
+
+/// Groups as SCIM shows them, their members (when asked for) read in one query for all.
+pub async fn render_all(
+    db: &Db,
+    org_id: Uuid,
+    rows: &[Row],
+    base: &str,
+    with_members: bool,
+) -> Result<Vec<Value>, ScimError> {
+    let mut members: std::collections::HashMap<Uuid, Vec<Value>> = std::collections::HashMap::new();
+    if with_members && !rows.is_empty() {
+        let ids: Vec<Uuid> = rows.iter().map(|r| r.id).collect();
+        let found: Vec<(Uuid, Uuid, String)> = sqlx::query_as(
+            "select m.group_id, u.id, coalesce(nullif(btrim(u.given_name || ' ' || u.family_name), ''), u.email)
              from group_members m join users u on u.org_id = m.org_id and u.id = m.user_id
-             where m.org_id = $1 and m.group_id = $2 order by u.id limit 100000",
+             where m.org_id = $1 and m.group_id = any($2) order by m.group_id, u.id",
         )
         .bind(org_id)
-        .bind(row.id)
+        .bind(&ids)
         .fetch_all(db)
         .await?;
-        out["members"] = Value::Array(
-            members
-                .into_iter()
-                .map(|(id, display)| {
-                    json!({ "value": id.to_string(), "display": display, "type": "User", "$ref": format!("{base}/Users/{id}") })
-                })
-                .collect(),
-        );
+        for (group, id, display) in found {
+            members.entry(group).or_default().push(
+                json!({ "value": id.to_string(), "display": display, "type": "User", "$ref": format!("{base}/Users/{id}") }),
+            );
+        }
     }
-    Ok(out)
+    Ok(rows
+        .iter()
+        .map(|row| {
+            let mut out = json!({
+                "schemas": [GROUP_SCHEMA],
+                "id": row.id.to_string(),
+                "displayName": row.display_name,
+                "meta": {
+                    "resourceType": "Group",
+                    "created": row.created_at.to_rfc3339_opts(chrono::SecondsFormat::Millis, true),
+                    "lastModified": row.updated_at.to_rfc3339_opts(chrono::SecondsFormat::Millis, true),
+                    "location": format!("{base}/Groups/{}", row.id),
+                    "version": etag(row.version),
+                },
+            });
+            if let Some(e) = &row.external_id {
+                out["externalId"] = Value::String(e.clone());
+            }
+            if with_members {
+                out["members"] = Value::Array(members.remove(&row.id).unwrap_or_default());
+            }
+            out
+        })
+        .collect())
 }
 
 async fn load(conn: &mut PgConnection, org_id: Uuid, id: &str, lock: bool) -> Result<Row, ScimError> {
@@ -107,13 +126,7 @@ pub async fn list(
     sort_by: Option<&str>,
     descending: bool,
 ) -> Result<Page, ScimError> {
-    let condition = match filter.map(str::trim).filter(|f| !f.is_empty()) {
-        Some(f) => {
-            let parsed = filter::parse(f).map_err(|e| ScimError::invalid_filter(e.0))?;
-            sql::compile(Resource::Group, &parsed, 2)?
-        }
-        None => sql::Condition::all(),
-    };
+    let condition = sql::condition(Resource::Group, filter, 2)?;
     let order = sql::order_by(Resource::Group, sort_by, descending)?;
     let start_index = start_index.max(1);
     let count = count.clamp(0, MAX_RESULTS);
@@ -314,16 +327,6 @@ fn filtered_members(f: &Filter) -> Result<BTreeSet<Uuid>, ScimError> {
     }
 }
 
-fn actor(caller: &Authenticated) -> Actor {
-    Actor {
-        org_id: caller.org_id,
-        user_id: None,
-        label: format!("SCIM token {}", caller.token_id),
-        ip: None,
-        request_id: None,
-    }
-}
-
 /// Writes a group's state: its row and its members (who must be people of the workspace).
 async fn write(conn: &mut PgConnection, org_id: Uuid, id: Uuid, state: &State, create: bool) -> Result<(), ScimError> {
     if state.members.len() > MAX_MEMBERS {
@@ -399,7 +402,7 @@ pub async fn create(db: &Db, caller: &Authenticated, body: &Value) -> Result<Row
     write(&mut tx, caller.org_id, id, &state, true).await?;
     audit::record(
         &mut tx,
-        &actor(caller),
+        &caller.actor(),
         "scim.group_created",
         Some(Target {
             id,
@@ -427,18 +430,7 @@ pub async fn update(
 ) -> Result<Row, ScimError> {
     let mut tx = db.begin().await?;
     let before = load(&mut tx, caller.org_id, id, true).await?;
-    if let Some(tag) = if_match.map(str::trim).filter(|t| *t != "*") {
-        if !tag
-            .split(',')
-            .any(|t| t.trim() == etag(before.version) || t.trim() == format!("\"{}\"", before.version))
-        {
-            return Err(ScimError::new(
-                412,
-                None,
-                "The group changed since that version: read it again, then retry.",
-            ));
-        }
-    }
+    super::users::check_version(if_match, before.version)?;
     let members: Vec<Uuid> =
         sqlx::query_scalar("select user_id from group_members where org_id = $1 and group_id = $2")
             .bind(caller.org_id)
@@ -462,7 +454,7 @@ pub async fn update(
     let removed = members.iter().filter(|m| !state.members.contains(m)).count();
     audit::record(
         &mut tx,
-        &actor(caller),
+        &caller.actor(),
         "scim.group_updated",
         Some(Target {
             id: before.id,
@@ -486,7 +478,7 @@ pub async fn delete(db: &Db, caller: &Authenticated, id: &str) -> Result<(), Sci
         .await?;
     audit::record(
         &mut tx,
-        &actor(caller),
+        &caller.actor(),
         "scim.group_deleted",
         Some(Target {
             id: before.id,

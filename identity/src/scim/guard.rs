@@ -109,16 +109,9 @@ pub async fn admit(
             .await?
             .rows_affected();
             if held > 0 {
-                let actor = Actor {
-                    org_id: caller.org_id,
-                    user_id: None,
-                    label: format!("SCIM token {}", caller.token_id),
-                    ip: None,
-                    request_id: None,
-                };
                 audit::record(
                     conn,
-                    &actor,
+                    &caller.actor(),
                     "scim.deprovision_held",
                     Some(Target { id: user_id, label: "" }),
                     json!({ "action": action.as_str(), "in_the_last_hour": recent, "workspace": workspace }),

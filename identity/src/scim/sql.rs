@@ -146,6 +146,17 @@ fn unsupported(path: &AttrPath) -> ScimError {
     ))
 }
 
+/// A request's `filter` (absent or blank: every row) parsed and compiled from `$first`.
+pub fn condition(resource: Resource, filter: Option<&str>, first: usize) -> Result<Condition, ScimError> {
+    match filter.map(str::trim).filter(|f| !f.is_empty()) {
+        Some(f) => {
+            let parsed = super::filter::parse(f).map_err(|e| ScimError::invalid_filter(e.0))?;
+            compile(resource, &parsed, first)
+        }
+        None => Ok(Condition::all()),
+    }
+}
+
 /// Compiles `filter` to a condition whose placeholders start at `$first`.
 pub fn compile(resource: Resource, filter: &Filter, first: usize) -> Result<Condition, ScimError> {
     let mut c = Condition {

@@ -114,6 +114,19 @@ pub struct Authenticated {
     pub token_id: Uuid,
 }
 
+impl Authenticated {
+    /// The token as the Activity tab names it.
+    pub fn actor(&self) -> Actor {
+        Actor {
+            org_id: self.org_id,
+            user_id: None,
+            label: format!("SCIM token {}", self.token_id),
+            ip: None,
+            request_id: None,
+        }
+    }
+}
+
 /// Checks a presented bearer token. Looked up by its digest, and the digest compared again in
 /// constant time; `last_used_at` is written at most once a minute per token.
 pub async fn authenticate(db: &Db, presented: &str) -> Result<Option<Authenticated>> {

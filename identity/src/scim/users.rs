@@ -5,7 +5,7 @@
 //! pass the blast-radius guard (`guard`) first. A malformed request changes nothing.
 
 use super::document;
-use super::filter::{self, ENTERPRISE};
+use super::filter::ENTERPRISE;
 use super::guard::{self, Deprovision};
 use super::sql::{self, Bind, Resource};
 use super::tokens::Authenticated;
@@ -193,16 +193,6 @@ fn stored(doc: &Map<String, Value>) -> Value {
     Value::Object(doc)
 }
 
-fn actor(caller: &Authenticated) -> Actor {
-    Actor {
-        org_id: caller.org_id,
-        user_id: None,
-        label: format!("SCIM token {}", caller.token_id),
-        ip: None,
-        request_id: None,
-    }
-}
-
 /// Binds a compiled filter's values.
 pub(crate) fn bind_all<'q, O>(
     mut q: QueryAs<'q, Postgres, O, PgArguments>,
@@ -256,13 +246,7 @@ pub async fn list(
     sort_by: Option<&str>,
     descending: bool,
 ) -> Result<Page, ScimError> {
-    let condition = match filter.map(str::trim).filter(|f| !f.is_empty()) {
-        Some(f) => {
-            let parsed = filter::parse(f).map_err(|e| ScimError::invalid_filter(e.0))?;
-            sql::compile(Resource::User, &parsed, 2)?
-        }
-        None => sql::Condition::all(),
-    };
+    let condition = sql::condition(Resource::User, filter, 2)?;
     let order = sql::order_by(Resource::User, sort_by, descending)?;
     let start_index = start_index.max(1);
     let count = count.clamp(0, MAX_RESULTS);
@@ -376,7 +360,7 @@ pub async fn create(db: &Db, caller: &Authenticated, body: &Value) -> Result<Row
     .bind(&c.user_name)
     .bind(stored(&doc))
     .bind(&c.external_id)
-    .bind(actor(caller).label)
+    .bind(caller.actor().label)
     .bind(json!({ "userName": c.user_name, "active": c.active }))
     .fetch_optional(db)
     .await;
@@ -420,7 +404,7 @@ pub async fn create(db: &Db, caller: &Authenticated, body: &Value) -> Result<Row
     let new_id = existing.as_ref().map_or_else(Uuid::now_v7, |e| e.0);
     audit::record(
         &mut tx,
-        &actor(caller),
+        &caller.actor(),
         "scim.user_created",
         Some(Target {
             id: new_id,
@@ -496,7 +480,7 @@ pub async fn create(db: &Db, caller: &Authenticated, body: &Value) -> Result<Row
     };
     audit::record(
         &mut tx,
-        &actor(caller),
+        &caller.actor(),
         "scim.user_created",
         Some(Target { id, label: &c.email }),
         json!({ "userName": c.user_name, "active": c.active }),
@@ -603,7 +587,7 @@ pub async fn update(
     };
     audit::record(
         &mut tx,
-        &actor(caller),
+        &caller.actor(),
         action,
         Some(Target {
             id: before.id,
@@ -641,7 +625,8 @@ async fn lock_unchanged(conn: &mut PgConnection, org_id: Uuid, id: Uuid, version
     }
 }
 
-fn check_version(if_match: Option<&str>, version: i64) -> Result<(), ScimError> {
+/// `If-Match`: the weak or strong form of the current version, or `*`; else 412.
+pub(crate) fn check_version(if_match: Option<&str>, version: i64) -> Result<(), ScimError> {
     match if_match.map(str::trim) {
         None | Some("*") => Ok(()),
         Some(tags)
@@ -697,7 +682,7 @@ pub async fn delete(db: &Db, caller: &Authenticated, id: &str, if_match: Option<
     .await?;
     audit::record(
         &mut tx,
-        &actor(caller),
+        &caller.actor(),
         "scim.user_deleted",
         Some(Target {
             id: before.id,

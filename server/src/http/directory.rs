@@ -6,15 +6,15 @@
 use super::auth::ReadForm;
 use super::providers::{
     actor_of, admin_actor, back_with, not_started_here, problem, provider_of, session_changed, started_here,
-    BROWSER_COOKIE,
+    to_provider, BROWSER_COOKIE,
 };
-use app::ssr::{cookie, cookie_value, RequestContext, SharedState};
+use app::ssr::{cookie_value, RequestContext, SharedState};
 use axum::body::Bytes;
 use axum::extract::{Path, State};
 use axum::http::HeaderMap;
 use axum::response::{IntoResponse, Redirect, Response};
 use axum::Extension;
-use identity::auth::oidc::{self, TakenAttempt};
+use identity::auth::oidc::TakenAttempt;
 use identity::directory::import::{self, Deactivation, Selection};
 use identity::directory::view::{EntryState, Filter};
 use identity::directory::{connections, consent, fetches};
@@ -65,19 +65,7 @@ pub async fn connect(
     )
     .await
     {
-        Ok(started) => {
-            let mut response = Redirect::to(&started.authorization_url).into_response();
-            super::auth::append_cookie(
-                &mut response,
-                &cookie(
-                    BROWSER_COOKIE,
-                    started.browser_secret.expose(),
-                    Some(oidc::ATTEMPT_LIFETIME.num_seconds()),
-                    state.secure_cookies,
-                ),
-            );
-            response
-        }
+        Ok(started) => to_provider(&state, started),
         Err(err) => problem(&state, &ctx, err, back),
     }
 }

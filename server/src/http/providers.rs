@@ -62,22 +62,25 @@ pub(super) async fn redirect_to_provider(
 ) -> Response {
     let existing = cookie_value(ctx.cookie_header.as_deref(), BROWSER_COOKIE, state.secure_cookies);
     match oidc::start(&state.db, &state.providers, provider, &purpose, existing, login_hint).await {
-        Ok(started) => {
-            let mut response = Redirect::to(&started.authorization_url).into_response();
-            let max_age = oidc::ATTEMPT_LIFETIME.num_seconds();
-            append_cookie(
-                &mut response,
-                &cookie(
-                    BROWSER_COOKIE,
-                    started.browser_secret.expose(),
-                    Some(max_age),
-                    state.secure_cookies,
-                ),
-            );
-            response
-        }
+        Ok(started) => to_provider(state, started),
         Err(err) => problem(state, ctx, err, back),
     }
+}
+
+/// Sends the browser to the provider with its binding cookie (set again at every start, so it
+/// outlives the newest attempt).
+pub(super) fn to_provider(state: &SharedState, started: oidc::Started) -> Response {
+    let mut response = Redirect::to(&started.authorization_url).into_response();
+    append_cookie(
+        &mut response,
+        &cookie(
+            BROWSER_COOKIE,
+            started.browser_secret.expose(),
+            Some(oidc::ATTEMPT_LIFETIME.num_seconds()),
+            state.secure_cookies,
+        ),
+    );
+    response
 }
 
 #[derive(Deserialize)]

@@ -74,7 +74,7 @@ async fn fetch(state: &SharedState, sealer: &Sealer, claim: Claim) {
     };
     let outcome = fetches::run(
         db,
-        state.providers.http_client(),
+        state.providers.http(),
         &claim,
         &reader.source,
         reader.token.expose_secret(),

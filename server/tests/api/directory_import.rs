@@ -62,24 +62,7 @@ async fn connected(
 /// "Import people" on the card: through the provider's consent (which answers at once) and
 /// back to Rollcall's callback. Returns the callback's answer.
 async fn grant_access(browser: &Browser, provider: &str) -> reqwest::Response {
-    let started = browser
-        .get(&format!("/integrations/{provider}/directory/connect"))
-        .await;
-    assert_eq!(started.status(), 303, "{}", location(&started));
-    let consent = reqwest::Client::builder()
-        .redirect(reqwest::redirect::Policy::none())
-        .build()
-        .unwrap()
-        .get(location(&started))
-        .send()
-        .await
-        .unwrap();
-    assert!(
-        consent.status().is_redirection(),
-        "consent answered {}",
-        consent.status()
-    );
-    browser.client.get(location(&consent)).send().await.unwrap()
+    through_provider(browser, &format!("/integrations/{provider}/directory/connect")).await
 }
 
 /// Waits for the workspace's latest read of `provider` to end; returns (people, failed note).
@@ -438,16 +421,7 @@ async fn an_imported_person_signs_in_with_the_provider_by_upstream_id_once_invit
     bo.email_verified = Some(false);
     idp.sign_in_as(bo);
     let sign_in = |browser: Browser| async move {
-        let started = browser.get("/auth/microsoft/start").await;
-        let back = reqwest::Client::builder()
-            .redirect(reqwest::redirect::Policy::none())
-            .build()
-            .unwrap()
-            .get(location(&started))
-            .send()
-            .await
-            .unwrap();
-        let res = browser.client.get(location(&back)).send().await.unwrap();
+        let res = through_provider(&browser, "/auth/microsoft/start").await;
         (browser, res)
     };
     // Imported but not invited yet: told to wait for the invitation.
@@ -603,16 +577,7 @@ async fn a_directory_entry_with_an_admin_s_email_is_never_linked_to_the_admin() 
     // Signing in as that directory account gets nowhere near the admin.
     idp.sign_in_as(Persona::new(BO_OID, "ada@acme.test").org(fakes::directory::DEFAULT_TENANT));
     let browser = app.browser();
-    let started = browser.get("/auth/microsoft/start").await;
-    let back = reqwest::Client::builder()
-        .redirect(reqwest::redirect::Policy::none())
-        .build()
-        .unwrap()
-        .get(location(&started))
-        .send()
-        .await
-        .unwrap();
-    let res = browser.client.get(location(&back)).send().await.unwrap();
+    let res = through_provider(&browser, "/auth/microsoft/start").await;
     assert_eq!(location(&res), "/auth/problem");
     assert_eq!(browser.whoami().await, None);
 }

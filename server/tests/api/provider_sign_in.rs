@@ -65,33 +65,6 @@ async fn set_mode(app: &TestApp, slug: &str, flavor: Flavor, mode: &str, org_key
     .unwrap();
 }
 
-/// Follows a provider sign-in from `start` (a path on Rollcall) through the fake's authorize
-/// endpoint (which answers at once) to Rollcall's callback; returns the callback's answer.
-async fn through_provider(browser: &Browser, start: &str) -> reqwest::Response {
-    let started = browser.get(start).await;
-    assert_eq!(started.status(), 303, "starting {start}: {}", location(&started));
-    let callback = authorize(&location(&started)).await;
-    browser.client.get(callback).send().await.unwrap()
-}
-
-/// The fake's authorize step: where it sends the browser back.
-async fn authorize(authorization_url: &str) -> String {
-    let answer = reqwest::Client::builder()
-        .redirect(reqwest::redirect::Policy::none())
-        .build()
-        .unwrap()
-        .get(authorization_url)
-        .send()
-        .await
-        .unwrap();
-    assert!(
-        answer.status().is_redirection(),
-        "authorize answered {}",
-        answer.status()
-    );
-    location(&answer)
-}
-
 async fn identities(app: &TestApp) -> i64 {
     sqlx::query_scalar("select count(*) from identities")
         .fetch_one(&app.db)

@@ -202,12 +202,8 @@ impl Providers {
         }
     }
 
-    fn http(&self) -> &reqwest::Client {
-        &self.http
-    }
-
     /// The client every provider request goes through (no redirects followed, short timeouts).
-    pub fn http_client(&self) -> &reqwest::Client {
+    pub fn http(&self) -> &reqwest::Client {
         &self.http
     }
 
