@@ -87,7 +87,9 @@ pub struct Settings {
     pub login_max_failures_per_ip: i32,
     /// Most database connections per app server (at least 2): CPU cores + 1 (at most half)
     /// serve the session read every request starts with, the rest everything else. Default:
-    /// 2 × CPU cores (at least 4) for the rest, plus CPU cores + 1.
+    /// 2 × CPU cores (at least 4) for the rest, plus CPU cores + 1. Besides these, each
+    /// background listener (the outbox, directory syncs, SCIM token revocations) keeps one
+    /// connection of its own for `LISTEN`.
     #[arg(
         long,
         env = "ROLLCALL_DB_MAX_CONNECTIONS",

@@ -183,7 +183,7 @@ async fn authenticate(
         .map(str::trim)
         .map(str::to_owned);
     let caller = match presented {
-        Some(token) => match tokens::authenticate(&state.db, &token).await {
+        Some(token) => match tokens::authenticate_cached(&state.db, &state.scim_tokens, &token).await {
             Ok(found) => found,
             Err(err) => {
                 tracing::error!(error = %err, "checking a SCIM token failed");

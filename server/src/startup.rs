@@ -112,7 +112,12 @@ impl Application {
             public_url: public_url.clone(),
             smtp_configured: mailer.is_some(),
             providers,
+            scim_tokens: Default::default(),
         });
+        tokio::spawn(identity::scim::tokens::follow_revocations(
+            state.db.clone(),
+            state.scim_tokens.clone(),
+        ));
         let bundle = crate::http::bundle::Bundle::load(&settings.site_root);
         let leptos_options = LeptosOptions::builder()
             .output_name("rollcall")

@@ -27,6 +27,8 @@ pub struct ServerState {
     pub smtp_configured: bool,
     /// Sign in with Google, Microsoft or Slack: the providers the operator configured.
     pub providers: identity::auth::oidc::Providers,
+    /// SCIM bearer tokens this server checked recently (emptied on any revocation).
+    pub scim_tokens: Arc<identity::scim::tokens::TokenCache>,
 }
 
 pub type SharedState = Arc<ServerState>;

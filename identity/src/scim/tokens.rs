@@ -9,6 +9,9 @@ use crate::Db;
 use chrono::{DateTime, Utc};
 use serde_json::json;
 use sqlx::FromRow;
+use std::collections::HashMap;
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
 use subtle::ConstantTimeEq;
 use uuid::Uuid;
 
@@ -103,6 +106,11 @@ pub async fn revoke(db: &Db, actor: &Actor, id: Uuid) -> Result<()> {
         return Err(Error::NotFound);
     };
     audit::record(&mut tx, actor, "scim.token_revoked", None, json!({ "name": name })).await?;
+    // Every server forgets the tokens it has checked recently (`TokenCache`), at this commit.
+    sqlx::query("select pg_notify($1, '')")
+        .bind(REVOKED_CHANNEL)
+        .execute(&mut *tx)
+        .await?;
     tx.commit().await?;
     Ok(())
 }
@@ -127,10 +135,131 @@ impl Authenticated {
     }
 }
 
+/// The channel a revocation is announced on (`NOTIFY`), so every server's [`TokenCache`]
+/// forgets what it checked.
+pub const REVOKED_CHANNEL: &str = "scim_tokens_revoked";
+
+/// How long a checked token is trusted without asking the database again, at most. Revocations
+/// reach every server at once through `REVOKED_CHANNEL`; this bounds what a lost notification
+/// could leave, and keeps `last_used_at` fresh.
+pub const CACHE_LIFETIME: Duration = Duration::from_secs(10);
+
+/// The tokens this server checked recently, so a directory's requests need no lookup of their
+/// token each (measured in bench/scim: the lookup and the pool's ping after it were two of a
+/// `userName` lookup's four round trips). Only tokens that were found active are kept, keyed
+/// by their digest (never the token itself).
+///
+/// Trusted only while this server is following `REVOKED_CHANNEL` (see [`follow_revocations`]):
+/// any revocation, and any gap in following, empties it; an answer read from the database
+/// before an emptying is not kept after it (the generation).
+#[derive(Default)]
+pub struct TokenCache {
+    inner: Mutex<CacheState>,
+}
+
+#[derive(Default)]
+struct CacheState {
+    following: bool,
+    generation: u64,
+    checked: HashMap<Vec<u8>, (Authenticated, Instant)>,
+}
+
+/// More distinct active tokens than any server sees at once (two per workspace); past it the
+/// cache starts over rather than grow.
+const CACHE_MOST: usize = 10_000;
+
+impl TokenCache {
+    fn state(&self) -> std::sync::MutexGuard<'_, CacheState> {
+        self.inner.lock().unwrap_or_else(|poisoned| poisoned.into_inner())
+    }
+
+    fn get(&self, digest: &[u8]) -> Option<Authenticated> {
+        let state = self.state();
+        if !state.following {
+            return None;
+        }
+        state
+            .checked
+            .get(digest)
+            .filter(|(_, at)| at.elapsed() < CACHE_LIFETIME)
+            .map(|(found, _)| *found)
+    }
+
+    fn generation(&self) -> u64 {
+        self.state().generation
+    }
+
+    fn keep(&self, generation: u64, digest: Vec<u8>, found: Authenticated) {
+        let mut state = self.state();
+        if !state.following || state.generation != generation {
+            return;
+        }
+        if state.checked.len() >= CACHE_MOST {
+            state.checked.clear();
+        }
+        state.checked.insert(digest, (found, Instant::now()));
+    }
+
+    /// Forgets every token checked so far (a revocation, here or on another server).
+    pub fn forget_all(&self) {
+        let mut state = self.state();
+        state.generation += 1;
+        state.checked.clear();
+    }
+
+    fn set_following(&self, following: bool) {
+        let mut state = self.state();
+        state.following = following;
+        state.generation += 1;
+        state.checked.clear();
+    }
+}
+
+/// Follows revocations announced by any server (or the CLI) for as long as the server runs,
+/// emptying `cache` on each; while not following (connecting, or after a lost connection, whose
+/// notifications may be lost with it), the cache is not used at all.
+pub async fn follow_revocations(db: Db, cache: Arc<TokenCache>) {
+    loop {
+        if let Ok(mut listener) = crate::db::listen(&db, REVOKED_CHANNEL).await {
+            cache.set_following(true);
+            // `Ok(None)`: the connection was lost (notifications with it); start over.
+            while let Ok(Some(_)) = listener.try_recv().await {
+                cache.forget_all();
+            }
+        }
+        cache.set_following(false);
+        if db.is_closed() {
+            return;
+        }
+        tokio::time::sleep(Duration::from_secs(1)).await;
+    }
+}
+
+/// [`authenticate`], answered from `cache` when this server checked the token recently.
+pub async fn authenticate_cached(db: &Db, cache: &TokenCache, presented: &str) -> Result<Option<Authenticated>> {
+    if !well_formed(presented) {
+        return Ok(None);
+    }
+    let digest = token::digest(presented);
+    if let Some(found) = cache.get(&digest) {
+        return Ok(Some(found));
+    }
+    let generation = cache.generation();
+    let found = authenticate(db, presented).await?;
+    if let Some(found) = found {
+        cache.keep(generation, digest, found);
+    }
+    Ok(found)
+}
+
+fn well_formed(presented: &str) -> bool {
+    presented.starts_with(PREFIX) && presented.len() == PREFIX.len() + 64
+}
+
 /// Checks a presented bearer token. Looked up by its digest, and the digest compared again in
 /// constant time; `last_used_at` is written at most once a minute per token.
 pub async fn authenticate(db: &Db, presented: &str) -> Result<Option<Authenticated>> {
-    if !presented.starts_with(PREFIX) || presented.len() != PREFIX.len() + 64 {
+    if !well_formed(presented) {
         return Ok(None);
     }
     let digest = token::digest(presented);

@@ -20,6 +20,8 @@ pub async fn revoke_token(
     let result = async {
         let actor = admin_actor(&ctx)?;
         identity::scim::tokens::revoke(&state.db, &actor, id).await?;
+        // Here at once; other servers when the revocation's notification reaches them.
+        state.scim_tokens.forget_all();
         Ok("Token revoked: requests with it are refused from now on.".to_owned())
     }
     .await;

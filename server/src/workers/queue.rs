@@ -19,13 +19,7 @@ where
     F: Fn(Claim) -> Fut,
     Fut: Future<Output = ()> + Send + 'static,
 {
-    let mut listener = match sqlx::postgres::PgListener::connect_with(&db).await {
-        Ok(mut listener) => match listener.listen(queue.channel).await {
-            Ok(()) => Some(listener),
-            Err(_) => None,
-        },
-        Err(_) => None,
-    };
+    let mut listener = identity::db::listen(&db, queue.channel).await.ok();
     loop {
         let claimed = match identity::jobs::claim(&db, queue, BATCH).await {
             Ok(claimed) => claimed,

@@ -592,6 +592,164 @@ async fn a_deprovisioning_burst_across_two_servers_is_held_for_an_admin_and_neve
 }
 
 #[tokio::test]
+async fn deactivation_ends_sessions_and_closes_invitations_whether_the_guard_is_on_or_off() {
+    for guarded in [true, false] {
+        let app = spawn_app().await;
+        let admin = app.first_admin().await;
+        let scim = scim_for(&app, "acme", 20).await;
+        sqlx::query("update orgs set scim_guard = $1")
+            .bind(guarded)
+            .execute(&app.db)
+            .await
+            .unwrap();
+        // Mo accepted an invitation and is signed in; Pat's invitation is still open.
+        let (_, link) = app.invite(&admin, "mo@acme.test").await;
+        let mo = app.browser();
+        accept_invitation(&mo, link.rsplit('/').next().unwrap(), "mo's long password").await;
+        assert_eq!(mo.whoami().await.as_deref(), Some("mo@acme.test"));
+        let (pat, _) = app.invite(&admin, "pat@acme.test").await;
+        for email in ["mo@acme.test", "pat@acme.test"] {
+            let (status, person) = scim.post("/Users", json!({"userName": email})).await;
+            assert_eq!(status, 201, "{person}");
+            let (status, body) = scim
+                .patch(
+                    &format!("/Users/{}", person["id"].as_str().unwrap()),
+                    json!([{"op": "Replace", "path": "active", "value": "False"}]),
+                )
+                .await;
+            assert_eq!(
+                (status, &body["active"]),
+                (200, &json!(false)),
+                "guard {guarded}: {body}"
+            );
+        }
+        assert_eq!(
+            mo.whoami().await,
+            None,
+            "guard {guarded}: Mo's session outlived deprovisioning"
+        );
+        let open: i64 = sqlx::query_scalar("select count(*) from open_invites where user_id = $1::uuid")
+            .bind(&pat)
+            .fetch_one(&app.db)
+            .await
+            .unwrap();
+        assert_eq!(open, 0, "guard {guarded}: Pat's invitation is still open");
+        let (counted, ended): (i64, i64) = sqlx::query_as(
+            "select (select count(*) from scim_deprovisions),
+                    (select coalesce(sum((details ->> 'sessions_ended')::int), 0) from audit_events
+                      where action = 'scim.user_deactivated')",
+        )
+        .fetch_one(&app.db)
+        .await
+        .unwrap();
+        assert_eq!(
+            (counted, ended),
+            (2, 1),
+            "guard {guarded}: counted for the guard, audited"
+        );
+    }
+}
+
+#[tokio::test]
+async fn patches_of_one_person_at_the_same_time_each_apply_to_what_the_other_wrote() {
+    let (_app, scim) = provisioning(0).await;
+    let (_, created) = scim.post("/Users", alice()).await;
+    let path = format!("/Users/{}", created["id"].as_str().unwrap());
+    let attributes = [
+        "title",
+        "nickName",
+        "displayName",
+        "preferredLanguage",
+        "locale",
+        "timezone",
+    ];
+    let mut racing = tokio::task::JoinSet::new();
+    for (n, attribute) in attributes.iter().enumerate() {
+        let (client, url, token) = (scim.client.clone(), format!("{}{path}", scim.base), scim.token.clone());
+        let body = json!({"schemas": ["urn:ietf:params:scim:api:messages:2.0:PatchOp"],
+            "Operations": [{"op": "replace", "path": attribute, "value": format!("new {attribute}")}]});
+        racing.spawn(async move {
+            let res = client
+                .patch(url)
+                .bearer_auth(token)
+                .header("content-type", SCIM_JSON)
+                .body(body.to_string())
+                .send()
+                .await
+                .unwrap();
+            (n, res.status().as_u16(), res.text().await.unwrap())
+        });
+    }
+    let mut answers = vec![(0, String::new()); attributes.len()];
+    while let Some(answer) = racing.join_next().await {
+        let (n, status, body) = answer.unwrap();
+        answers[n] = (status, body);
+    }
+    for (status, body) in &answers {
+        assert!(
+            *status == 200 || *status == 409,
+            "a PATCH racing others answered {status}: {body}"
+        );
+    }
+    let (_, after) = scim.get(&path).await;
+    for ((status, _), attribute) in answers.iter().zip(attributes) {
+        if *status == 200 {
+            assert_eq!(
+                after[attribute],
+                format!("new {attribute}"),
+                "{attribute} was lost: {after}"
+            );
+        }
+    }
+    assert!(
+        answers.iter().filter(|(s, _)| *s == 200).count() >= 3,
+        "most concurrent PATCHes should apply: {answers:?}"
+    );
+    let versions = answers.iter().filter(|(s, _)| *s == 200).count() as i64;
+    assert_eq!(
+        after["meta"]["version"],
+        format!("W/\"{}\"", 1 + versions),
+        "one version per applied PATCH"
+    );
+}
+
+#[tokio::test]
+async fn a_revoked_token_is_refused_at_once_by_every_server_that_had_just_accepted_it() {
+    let app = spawn_app().await;
+    let admin = app.first_admin().await;
+    let scim = scim_for(&app, "acme", 0).await;
+    let other = spawn_on(app.database_url.clone(), |_| {}).await;
+    let scim2 = Scim {
+        client: reqwest::Client::new(),
+        base: format!("{}/scim/v2", other.address),
+        token: scim.token.clone(),
+    };
+    // Each server has checked the token now, and keeps it for a while (tokens::TokenCache).
+    assert_eq!(scim.get("/Users").await.0, 200);
+    assert_eq!(scim2.get("/Users").await.0, 200);
+    let token_id: uuid::Uuid = sqlx::query_scalar("select id from scim_tokens where org_id = $1")
+        .bind(app.org_id("acme").await)
+        .fetch_one(&app.db)
+        .await
+        .unwrap();
+    let res = admin
+        .form(&format!("/provisioning/tokens/{token_id}/revoke"), &[])
+        .await;
+    assert_eq!(res.status(), 303);
+    assert_eq!(scim.get("/Users").await.0, 401, "the server the admin revoked it on");
+    // The other server hears of it by the revocation's notification: within moments, never
+    // the cache's lifetime.
+    let waited = std::time::Instant::now();
+    while scim2.get("/Users").await.0 != 401 {
+        assert!(
+            waited.elapsed() < identity::scim::tokens::CACHE_LIFETIME / 5,
+            "the other server still accepts a revoked token"
+        );
+        tokio::time::sleep(std::time::Duration::from_millis(10)).await;
+    }
+}
+
+#[tokio::test]
 async fn a_scim_person_whose_external_id_is_their_entra_object_id_signs_in_with_microsoft_without_a_password() {
     use fakes::{FakeIdp, Flavor, Persona};
     const TENANT: &str = "4a1f6b0e-2c3d-4e5f-8a9b-0c1d2e3f4a5b";

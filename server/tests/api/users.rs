@@ -614,10 +614,11 @@ async fn a_view_of_the_users_tab_reads_its_page_with_the_session_in_one_statemen
         assert_eq!(res.status(), 200, "{path}");
         assert_eq!(emails_on_page(&res.text().await.unwrap()), expected, "{path}");
 
-        // The lane's backend: the one connection of this database besides those held here.
+        // The lane's backend: the one connection of this database besides those held here and
+        // the background listeners' own (`LISTEN`, outside the pool and the lane).
         let others: Vec<String> = sqlx::query_scalar(
             "select query from pg_stat_activity where datname = current_database()
-               and backend_type = 'client backend' and pid <> all($1)",
+               and backend_type = 'client backend' and pid <> all($1) and query not like 'LISTEN %'",
         )
         .bind(&held_pids)
         .fetch_all(&mut *held[0])
