@@ -56,7 +56,7 @@ async fn main() {
         let label = if seeded.is_some() { "lookup_seeded" } else { phase };
         shared.server_errors.store(0, Ordering::Relaxed);
         shared.other_errors.store(0, Ordering::Relaxed);
-        let (per_second, samples) = run_phase(&shared, phase, seeded, clients, seconds).await;
+        let (per_second, samples, by_kind) = run_phase(&shared, phase, seeded, clients, seconds).await;
         let pct = |p: f64| {
             if samples.is_empty() {
                 return f64::NAN;
@@ -74,8 +74,20 @@ async fn main() {
             "{name}_{label}_other_failures {} responses",
             shared.other_errors.load(Ordering::Relaxed)
         );
+        if phase == "mix" {
+            // Which of the cycle's requests make the tail.
+            for (kind, mut ms) in MIX_KINDS.iter().zip(by_kind) {
+                ms.sort_by(|a, b| a.partial_cmp(b).unwrap());
+                if let Some(p99) = ms.get(((ms.len() as f64 * 0.99).ceil() as usize).clamp(1, ms.len().max(1)) - 1) {
+                    println!("{name}_mix_{kind}_p99 {p99:.2} ms");
+                }
+            }
+        }
     }
 }
+
+/// The requests of the mix's cycle, in order.
+const MIX_KINDS: [&str; 4] = ["lookup", "create", "patch", "deactivate"];
 
 async fn run_phase(
     shared: &Arc<Shared>,
@@ -83,7 +95,7 @@ async fn run_phase(
     seeded: Option<usize>,
     clients: usize,
     seconds: u64,
-) -> (f64, Vec<f64>) {
+) -> (f64, Vec<f64>, Vec<Vec<f64>>) {
     let measuring = Arc::new(AtomicBool::new(false));
     let stop = Arc::new(AtomicBool::new(false));
     let mut tasks = Vec::new();
@@ -92,6 +104,7 @@ async fn run_phase(
         tasks.push(tokio::spawn(async move {
             let client = reqwest::Client::builder().pool_max_idle_per_host(4).build().unwrap();
             let mut samples = Vec::new();
+            let mut by_kind = vec![Vec::new(); MIX_KINDS.len()];
             let mut done = 0usize;
             while !stop.load(Ordering::Relaxed) {
                 let timed = match phase.as_str() {
@@ -102,12 +115,17 @@ async fn run_phase(
                 match timed {
                     Some(ms) if measuring.load(Ordering::Relaxed) => {
                         done += ms.len();
+                        if ms.len() == MIX_KINDS.len() {
+                            for (kind, m) in by_kind.iter_mut().zip(&ms) {
+                                kind.push(*m);
+                            }
+                        }
                         samples.extend(ms);
                     }
                     _ => {}
                 }
             }
-            (samples, done)
+            (samples, done, by_kind)
         }));
     }
     tokio::time::sleep(Duration::from_secs(2)).await;
@@ -118,14 +136,18 @@ async fn run_phase(
     let elapsed = started.elapsed().as_secs_f64();
     stop.store(true, Ordering::Relaxed);
     let mut all = Vec::new();
+    let mut kinds = vec![Vec::new(); MIX_KINDS.len()];
     let mut total = 0;
     for t in tasks {
-        let (s, n) = t.await.unwrap();
+        let (s, n, by_kind) = t.await.unwrap();
         all.extend(s);
+        for (into, from) in kinds.iter_mut().zip(by_kind) {
+            into.extend(from);
+        }
         total += n;
     }
     all.sort_by(|a, b| a.partial_cmp(b).unwrap());
-    (total as f64 / elapsed, all)
+    (total as f64 / elapsed, all, kinds)
 }
 
 fn check(shared: &Shared, status: reqwest::StatusCode, expected: &[u16]) -> bool {

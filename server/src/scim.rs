@@ -112,6 +112,7 @@ pub fn router<S: Clone + Send + Sync + 'static>(state: SharedState) -> Router<S>
         .route("/Bulk", axum::routing::any(not_implemented))
         .fallback(unknown_endpoint)
         .layer(middleware::from_fn_with_state((state.clone(), log), authenticate))
+        .layer(Extension(users::Creates::start(state.db.clone())))
         .with_state(state);
     Router::new().nest("/scim/v2", api)
 }
@@ -541,10 +542,11 @@ async fn get_user(
 async fn create_user(
     State(state): State<SharedState>,
     Extension(caller): Extension<Authenticated>,
+    Extension(creates): Extension<users::Creates>,
     body: Body,
 ) -> Response {
     let created = match read_json(body).await {
-        Ok(body) => users::create(&state.db, &caller, &body).await,
+        Ok(body) => users::create(&state.db, &creates, &caller, &body).await,
         Err(err) => Err(err),
     };
     match created {

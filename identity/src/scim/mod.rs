@@ -1,8 +1,10 @@
 //! SCIM 2.0 provisioning (RFC 7643/7644) for Microsoft Entra ID and Okta: filters parsed to an
 //! AST (`filter`) and compiled to SQL with bound values (`sql`), PATCH with Entra's dialects
-//! (`patch`), users (`users`), groups (`groups`), the bearer tokens that authenticate a directory
+//! (`patch`), users (`users`; creates of someone new combined, `creates` and `combine`), groups (`groups`), the bearer tokens that authenticate a directory
 //! (`tokens`), and the blast-radius guard on deprovisioning (`guard`).
 
+mod combine;
+pub mod creates;
 pub mod document;
 pub mod filter;
 pub mod groups;

@@ -66,6 +66,24 @@ impl Scim {
     async fn delete(&self, path: &str) -> u16 {
         self.send(reqwest::Method::DELETE, path, None).await.0
     }
+    /// The request, owning all it needs, so several can be sent at once (its status and body).
+    fn sending(
+        &self,
+        method: reqwest::Method,
+        path: &str,
+        body: Value,
+    ) -> impl std::future::Future<Output = (u16, Value)> + Send + 'static {
+        let request = self
+            .client
+            .request(method, format!("{}{path}", self.base))
+            .bearer_auth(&self.token)
+            .header("content-type", SCIM_JSON)
+            .body(body.to_string());
+        async move {
+            let res = request.send().await.unwrap();
+            (res.status().as_u16(), res.json().await.unwrap())
+        }
+    }
 }
 
 /// A server, its first workspace (Acme) with `people` more members, and a SCIM token for it.
@@ -651,6 +669,88 @@ async fn deactivation_ends_sessions_and_closes_invitations_whether_the_guard_is_
 }
 
 #[tokio::test]
+async fn a_burst_of_creates_with_repeats_makes_each_person_once_and_refuses_each_repeat() {
+    let (app, scim) = provisioning(0).await;
+    // 30 people, each sent twice at once (the second time under another userName for a third
+    // of them, so the repeat is by email), in a burst that the server writes together.
+    let mut burst = tokio::task::JoinSet::new();
+    for n in 0..60 {
+        let person = n % 30;
+        let user_name = if n >= 30 && person % 3 == 0 {
+            format!("other-{person}@burst.test")
+        } else {
+            format!("p{person}@burst.test")
+        };
+        let body = json!({"userName": user_name, "externalId": format!("ext-{n}"),
+            "emails": [{"value": format!("p{person}@burst.test"), "primary": true}]});
+        let sent = scim.sending(reqwest::Method::POST, "/Users", body);
+        burst.spawn(async move {
+            let (status, body) = sent.await;
+            (person, status, body)
+        });
+    }
+    let mut created = std::collections::HashMap::<usize, usize>::new();
+    while let Some(answer) = burst.join_next().await {
+        let (person, status, body) = answer.unwrap();
+        match status {
+            201 => *created.entry(person).or_default() += 1,
+            409 => assert_eq!(body["scimType"], "uniqueness", "{body}"),
+            _ => panic!("a create in a burst answered {status}: {body}"),
+        }
+    }
+    assert_eq!(created.len(), 30, "everyone was created");
+    assert!(
+        created.values().all(|n| *n == 1),
+        "someone was created twice: {created:?}"
+    );
+    let (people, audited): (i64, i64) = sqlx::query_as(
+        "select (select count(*) from users where source = 'scim'),
+                (select count(*) from audit_events where action = 'scim.user_created')",
+    )
+    .fetch_one(&app.db)
+    .await
+    .unwrap();
+    assert_eq!((people, audited), (30, 30));
+}
+
+#[tokio::test]
+async fn a_patch_that_takes_someone_elses_user_name_fails_alone_among_patches_sent_with_it() {
+    let (_app, scim) = provisioning(0).await;
+    let mut ids = Vec::new();
+    for n in 0..12 {
+        let (_, person) = scim
+            .post("/Users", json!({"userName": format!("p{n}@burst.test")}))
+            .await;
+        ids.push(person["id"].as_str().unwrap().to_owned());
+    }
+    let mut burst = tokio::task::JoinSet::new();
+    for (n, id) in ids.iter().enumerate() {
+        // The first takes the second's userName; the others change their title.
+        let ops = if n == 0 {
+            json!([{"op": "replace", "path": "userName", "value": "P1@burst.test"}])
+        } else {
+            json!([{"op": "replace", "path": "title", "value": format!("title {n}")}])
+        };
+        let body = json!({"schemas": ["urn:ietf:params:scim:api:messages:2.0:PatchOp"], "Operations": ops});
+        let sent = scim.sending(reqwest::Method::PATCH, &format!("/Users/{id}"), body);
+        burst.spawn(async move {
+            let (status, body) = sent.await;
+            (n, status, body)
+        });
+    }
+    while let Some(answer) = burst.join_next().await {
+        let (n, status, body) = answer.unwrap();
+        if n == 0 {
+            assert_eq!((status, &body["scimType"]), (409, &json!("uniqueness")), "{body}");
+        } else {
+            assert_eq!((status, &body["title"]), (200, &json!(format!("title {n}"))), "{body}");
+        }
+    }
+    let (_, first) = scim.get(&format!("/Users/{}", ids[0])).await;
+    assert_eq!(first["userName"], "p0@burst.test", "a refused PATCH changed something");
+}
+
+#[tokio::test]
 async fn patches_of_one_person_at_the_same_time_each_apply_to_what_the_other_wrote() {
     let (_app, scim) = provisioning(0).await;
     let (_, created) = scim.post("/Users", alice()).await;
@@ -665,22 +765,15 @@ async fn patches_of_one_person_at_the_same_time_each_apply_to_what_the_other_wro
     ];
     let mut racing = tokio::task::JoinSet::new();
     for (n, attribute) in attributes.iter().enumerate() {
-        let (client, url, token) = (scim.client.clone(), format!("{}{path}", scim.base), scim.token.clone());
         let body = json!({"schemas": ["urn:ietf:params:scim:api:messages:2.0:PatchOp"],
             "Operations": [{"op": "replace", "path": attribute, "value": format!("new {attribute}")}]});
+        let sent = scim.sending(reqwest::Method::PATCH, &path, body);
         racing.spawn(async move {
-            let res = client
-                .patch(url)
-                .bearer_auth(token)
-                .header("content-type", SCIM_JSON)
-                .body(body.to_string())
-                .send()
-                .await
-                .unwrap();
-            (n, res.status().as_u16(), res.text().await.unwrap())
+            let (status, body) = sent.await;
+            (n, status, body)
         });
     }
-    let mut answers = vec![(0, String::new()); attributes.len()];
+    let mut answers = vec![(0, Value::Null); attributes.len()];
     while let Some(answer) = racing.join_next().await {
         let (n, status, body) = answer.unwrap();
         answers[n] = (status, body);
