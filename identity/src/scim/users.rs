@@ -455,14 +455,6 @@ pub async fn create(db: &Db, creates: &Creates, caller: &Authenticated, body: &V
             id
         }
     };
-    audit::record(
-        &mut tx,
-        &caller.actor(),
-        "scim.user_created",
-        Some(Target { id, label: &c.email }),
-        json!({ "userName": c.user_name, "active": c.active }),
-    )
-    .await?;
     let row = load(&mut tx, caller.org_id, &id.to_string(), false).await?;
     tx.commit().await?;
     Ok(row)
@@ -612,10 +604,16 @@ impl<'a> Write<'a> {
             .bind(json!({ "userName": self.c.user_name }))
             .fetch_optional(conn)
             .await;
-        written.map_err(|err| match unique_violation(&err) {
-            Some(constraint) => conflict(Some(constraint), &self.c),
-            None => err.into(),
-        })
+        match written {
+            Ok(row) => Ok(row),
+            // Against the admin console (which locks the workspace, then the person): read
+            // again and retry.
+            Err(err) if deadlock(&err) => Ok(None),
+            Err(err) => Err(match unique_violation(&err) {
+                Some(constraint) => conflict(Some(constraint), &self.c),
+                None => err.into(),
+            }),
+        }
     }
 }
 
@@ -627,12 +625,17 @@ const END_SESSIONS: &str = ", ended as (
 
 /// Deactivation when nothing could hold it or stop it: the guard is off, the person is no
 /// admin (the last admin stays) and has no open invitation (closed in `deprovision_guarded`).
-/// One statement: the person, their sessions ended, the deprovisioning counted (for when the
-/// guard is turned on), the audit entry. `None` when any of that does not hold.
+/// The person locked, then one statement: the person, their sessions ended, the
+/// deprovisioning counted (for when the guard is turned on), the audit entry. `None` when any
+/// of that does not hold.
 async fn deprovision_at_once(conn: &mut PgConnection, write: &Write<'_>) -> Result<Option<Row>, ScimError> {
-    write
+    let mut tx = sqlx::Connection::begin(conn).await?;
+    if !lock_at(&mut tx, write).await? {
+        return Ok(None);
+    }
+    let written = write
         .run(
-            conn,
+            &mut *tx,
             " and role <> 'admin' and invite_sent_at is null
               and not (select scim_guard from orgs where id = $1)",
             &format!(
@@ -641,7 +644,37 @@ async fn deprovision_at_once(conn: &mut PgConnection, write: &Write<'_>) -> Resu
                  )"
             ),
         )
-        .await
+        .await?;
+    if written.is_some() {
+        tx.commit().await?;
+    }
+    Ok(written)
+}
+
+/// Locks the person's row if they are still at the version read (`false` when not, or when
+/// the lock would deadlock: the caller reads again). Taken before the statement that ends
+/// their sessions: that statement's snapshot then holds every session a sign-in committed
+/// before, and no sign-in adds one after (`sessions::create` stamps only an active person, and
+/// waits for this lock).
+async fn lock_at(conn: &mut PgConnection, write: &Write<'_>) -> Result<bool, ScimError> {
+    let locked = sqlx::query(
+        "select 1 from users where org_id = $1 and id = $2 and version = $3 and deleted_at is null for update",
+    )
+    .bind(write.caller.org_id)
+    .bind(write.before.id)
+    .bind(write.before.version)
+    .fetch_optional(conn)
+    .await;
+    match locked {
+        Ok(found) => Ok(found.is_some()),
+        Err(err) if deadlock(&err) => Ok(false),
+        Err(err) => Err(err.into()),
+    }
+}
+
+/// PostgreSQL broke a deadlock by failing this statement (its transaction is rolled back).
+fn deadlock(err: &sqlx::Error) -> bool {
+    matches!(err, sqlx::Error::Database(db) if db.code().as_deref() == Some("40P01"))
 }
 
 /// Deactivation through the guard, in a transaction under the workspace's lock (taken before
@@ -657,6 +690,9 @@ async fn deprovision_guarded(conn: &mut PgConnection, write: &Write<'_>) -> Resu
             tx.commit().await?;
             return Err(err);
         }
+    }
+    if !lock_at(&mut tx, write).await? {
+        return Ok(None);
     }
     let Some(row) = write.run(&mut *tx, "", END_SESSIONS).await? else {
         return Ok(None);

@@ -714,7 +714,7 @@ async fn a_burst_of_creates_with_repeats_makes_each_person_once_and_refuses_each
 }
 
 #[tokio::test]
-async fn a_patch_that_takes_someone_elses_user_name_fails_alone_among_patches_sent_with_it() {
+async fn a_patch_that_takes_someone_elses_user_name_is_refused_while_patches_sent_with_it_apply() {
     let (_app, scim) = provisioning(0).await;
     let mut ids = Vec::new();
     for n in 0..12 {
@@ -748,6 +748,123 @@ async fn a_patch_that_takes_someone_elses_user_name_fails_alone_among_patches_se
     }
     let (_, first) = scim.get(&format!("/Users/{}", ids[0])).await;
     assert_eq!(first["userName"], "p0@burst.test", "a refused PATCH changed something");
+}
+
+#[tokio::test]
+async fn with_the_guard_off_provisioning_still_never_deactivates_the_last_active_admin() {
+    let (app, scim) = provisioning(0).await;
+    sqlx::query("update orgs set scim_guard = false")
+        .execute(&app.db)
+        .await
+        .unwrap();
+    // Provisioned, then made an admin in the console; Ada, the other admin, leaves.
+    let (_, boss) = scim.post("/Users", json!({"userName": "boss@acme.test"})).await;
+    let path = format!("/Users/{}", boss["id"].as_str().unwrap());
+    sqlx::query("update users set role = 'admin' where email = 'boss@acme.test'")
+        .execute(&app.db)
+        .await
+        .unwrap();
+    sqlx::query("update users set status = 'deactivated' where email = 'ada@acme.test'")
+        .execute(&app.db)
+        .await
+        .unwrap();
+    let off = json!([{"op": "replace", "path": "active", "value": false}]);
+    let (status, body) = scim.patch(&path, off.clone()).await;
+    assert_eq!(status, 409, "{body}");
+    assert_eq!(scim.get(&path).await.1["active"], true);
+    // With another active admin, they may go.
+    sqlx::query("update users set status = 'active' where email = 'ada@acme.test'")
+        .execute(&app.db)
+        .await
+        .unwrap();
+    let (status, body) = scim.patch(&path, off).await;
+    assert_eq!((status, &body["active"]), (200, &json!(false)), "{body}");
+}
+
+#[tokio::test]
+async fn creates_from_two_workspaces_at_once_each_land_in_their_own_workspace_audited_to_their_token() {
+    let app = spawn_app_with(|s| s.open_signup = true).await;
+    app.first_admin().await;
+    app.another_workspace("Globex", "hank@globex.test").await;
+    let workspaces = [
+        ("acme", scim_for(&app, "acme", 0).await),
+        ("globex", scim_for(&app, "globex", 0).await),
+    ];
+    let mut burst = tokio::task::JoinSet::new();
+    for n in 0..40 {
+        let (slug, scim) = &workspaces[n % 2];
+        let sent = scim.sending(
+            reqwest::Method::POST,
+            "/Users",
+            json!({"userName": format!("p{n}@{slug}.test")}),
+        );
+        burst.spawn(sent);
+    }
+    while let Some(answer) = burst.join_next().await {
+        let (status, body) = answer.unwrap();
+        assert_eq!(status, 201, "{body}");
+    }
+    for (slug, _) in &workspaces {
+        let org = app.org_id(slug).await;
+        let token: uuid::Uuid = sqlx::query_scalar("select id from scim_tokens where org_id = $1")
+            .bind(org)
+            .fetch_one(&app.db)
+            .await
+            .unwrap();
+        let (people, strays, audited, misattributed): (i64, i64, i64, i64) = sqlx::query_as(
+            "select (select count(*) from users where org_id = $1 and source = 'scim'),
+                    (select count(*) from users where org_id = $1 and source = 'scim' and email not like '%@' || $2 || '.test'),
+                    (select count(*) from audit_events where org_id = $1 and action = 'scim.user_created'),
+                    (select count(*) from audit_events where org_id = $1 and action = 'scim.user_created'
+                       and (actor_label <> 'SCIM token ' || $3::text or target_label not like '%@' || $2 || '.test'))",
+        )
+        .bind(org)
+        .bind(slug)
+        .bind(token)
+        .fetch_one(&app.db)
+        .await
+        .unwrap();
+        assert_eq!((people, strays, audited, misattributed), (20, 0, 20, 0), "{slug}");
+    }
+}
+
+#[tokio::test]
+async fn a_sign_in_never_makes_a_session_for_someone_deactivated_meanwhile() {
+    let (app, scim) = provisioning(0).await;
+    let (_, person) = scim.post("/Users", json!({"userName": "mo@acme.test"})).await;
+    let user_id: uuid::Uuid = person["id"].as_str().unwrap().parse().unwrap();
+    // Their password checked a moment ago; deprovisioned before the session is made.
+    let (status, body) = scim
+        .patch(
+            &format!("/Users/{user_id}"),
+            json!([{"op": "replace", "path": "active", "value": false}]),
+        )
+        .await;
+    // (One of a workspace of two is more than the guard lets through: it is held.)
+    assert_eq!(status, 503, "{body}");
+    identity::scim::guard::decide_all(&app.db, &Actor::system(app.org_id("acme").await, "test"), true)
+        .await
+        .unwrap();
+    let made = identity::sessions::create(
+        &app.db,
+        &identity::sessions::SessionPolicy::default(),
+        identity::sessions::NewSession {
+            org_id: app.org_id("acme").await,
+            user_id,
+            ip: None,
+            user_agent: None,
+            method: "password",
+            request_id: None,
+        },
+    )
+    .await;
+    assert!(made.is_err(), "a session was made for someone deactivated");
+    let sessions: i64 = sqlx::query_scalar("select count(*) from sessions where user_id = $1")
+        .bind(user_id)
+        .fetch_one(&app.db)
+        .await
+        .unwrap();
+    assert_eq!(sessions, 0);
 }
 
 #[tokio::test]
@@ -817,6 +934,25 @@ async fn a_revoked_token_is_refused_at_once_by_every_server_that_had_just_accept
         base: format!("{}/scim/v2", other.address),
         token: scim.token.clone(),
     };
+    // Both servers follow revocations (a server keeps checked tokens only while it does).
+    let waited = std::time::Instant::now();
+    loop {
+        let following: i64 = sqlx::query_scalar(
+            "select count(*) from pg_stat_activity where datname = current_database()
+               and query = 'LISTEN \"scim_tokens_revoked\"'",
+        )
+        .fetch_one(&app.db)
+        .await
+        .unwrap();
+        if following >= 2 {
+            break;
+        }
+        assert!(
+            waited.elapsed().as_secs() < 10,
+            "the servers never listened for revocations"
+        );
+        tokio::time::sleep(std::time::Duration::from_millis(10)).await;
+    }
     // Each server has checked the token now, and keeps it for a while (tokens::TokenCache).
     assert_eq!(scim.get("/Users").await.0, 200);
     assert_eq!(scim2.get("/Users").await.0, 200);
