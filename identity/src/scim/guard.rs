@@ -88,10 +88,13 @@ pub async fn admit(
     if guarded {
         let (recent, workspace): (i64, i64) = sqlx::query_as(
             "select (select count(*) from scim_deprovisions where org_id = $1 and at > now() - interval '1 hour'),
-                    -- People SCIM created count only after a day: creating dummies must not
-                    -- widen the allowance for removing real people.
-                    (select count(*) from users where org_id = $1 and status <> 'deleted'
-                       and (not scim_created or created_at < now() - interval '1 day'))",
+                    -- The workspace from its kept counts (not a count of its people, a scan of
+                    -- the whole workspace under its lock at each deprovisioning), less the people
+                    -- SCIM created in the last day: they count only after a day, so creating
+                    -- dummies cannot widen the allowance for removing real people.
+                    (select coalesce(sum(n), 0) from org_user_counts where org_id = $1 and status <> 'deleted')::bigint
+                    - (select count(*) from users where org_id = $1 and created_at >= now() - interval '1 day'
+                         and scim_created and status <> 'deleted')",
         )
         .bind(caller.org_id)
         .fetch_one(&mut *conn)

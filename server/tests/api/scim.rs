@@ -751,6 +751,23 @@ async fn a_patch_that_takes_someone_elses_user_name_is_refused_while_patches_sen
 }
 
 #[tokio::test]
+async fn people_provisioned_today_do_not_widen_the_guards_allowance() {
+    // The admin and 9 people: one deprovisioning an hour is a tenth.
+    let (_app, scim) = provisioning(9).await;
+    let mut ids = Vec::new();
+    for n in 0..30 {
+        let (_, person) = scim
+            .post("/Users", json!({"userName": format!("dummy{n}@acme.test")}))
+            .await;
+        ids.push(person["id"].as_str().unwrap().to_owned());
+    }
+    let off = json!([{"op": "replace", "path": "active", "value": false}]);
+    assert_eq!(scim.patch(&format!("/Users/{}", ids[0]), off.clone()).await.0, 200);
+    let (status, body) = scim.patch(&format!("/Users/{}", ids[1]), off).await;
+    assert_eq!(status, 503, "30 people created today widened the allowance: {body}");
+}
+
+#[tokio::test]
 async fn with_the_guard_off_provisioning_still_never_deactivates_the_last_active_admin() {
     let (app, scim) = provisioning(0).await;
     sqlx::query("update orgs set scim_guard = false")
