@@ -150,6 +150,28 @@ async fn run_phase(
     (total as f64 / elapsed, all, kinds)
 }
 
+/// Sends `request` with the token (and `body` as SCIM JSON, if any), timed to the last byte of
+/// the answer; `None` when it never came, or its status was not one of `expected` (counted).
+async fn timed(
+    shared: &Shared,
+    request: reqwest::RequestBuilder,
+    body: Option<serde_json::Value>,
+    expected: &[u16],
+) -> Option<(String, f64)> {
+    let mut request = request.bearer_auth(&shared.token);
+    if let Some(body) = body {
+        request = request
+            .header("content-type", "application/scim+json")
+            .body(body.to_string());
+    }
+    let started = Instant::now();
+    let res = request.send().await.ok()?;
+    let status = res.status();
+    let text = res.text().await.ok()?;
+    let ms = started.elapsed().as_secs_f64() * 1000.0;
+    check(shared, status, expected).then_some((text, ms))
+}
+
 fn check(shared: &Shared, status: reqwest::StatusCode, expected: &[u16]) -> bool {
     if expected.contains(&status.as_u16()) {
         return true;
@@ -175,21 +197,13 @@ async fn create(client: &reqwest::Client, shared: &Shared) -> Option<(f64, Strin
         "emails": [{"value": user_name, "type": "work", "primary": true}],
         "externalId": format!("ext-{n}-{}", shared.run)
     });
-    let started = Instant::now();
-    let res = client
-        .post(format!("{}/Users", shared.base))
-        .bearer_auth(&shared.token)
-        .header("content-type", "application/scim+json")
-        .body(body.to_string())
-        .send()
-        .await
-        .ok()?;
-    let status = res.status();
-    let text = res.text().await.ok()?;
-    let ms = started.elapsed().as_secs_f64() * 1000.0;
-    if !check(shared, status, &[201]) {
-        return None;
-    }
+    let (text, ms) = timed(
+        shared,
+        client.post(format!("{}/Users", shared.base)),
+        Some(body),
+        &[201],
+    )
+    .await?;
     let id = serde_json::from_str::<serde_json::Value>(&text).ok()?["id"]
         .as_str()?
         .to_owned();
@@ -213,20 +227,10 @@ async fn lookup(client: &reqwest::Client, shared: &Shared, seeded: Option<usize>
         }
     };
     let filter = format!("userName eq \"{user_name}\"");
-    let started = Instant::now();
-    let res = client
+    let request = client
         .get(format!("{}/Users", shared.base))
-        .query(&[("filter", filter.as_str())])
-        .bearer_auth(&shared.token)
-        .send()
-        .await
-        .ok()?;
-    let status = res.status();
-    let text = res.text().await.ok()?;
-    let ms = started.elapsed().as_secs_f64() * 1000.0;
-    if !check(shared, status, &[200]) {
-        return None;
-    }
+        .query(&[("filter", filter.as_str())]);
+    let (text, ms) = timed(shared, request, None, &[200]).await?;
     let found = serde_json::from_str::<serde_json::Value>(&text).ok()?["totalResults"].as_i64();
     if found != Some(1) {
         shared.other_errors.fetch_add(1, Ordering::Relaxed);
@@ -244,20 +248,10 @@ async fn mix(client: &reqwest::Client, shared: &Shared) -> Option<Vec<f64>> {
         shared.next.fetch_add(1, Ordering::Relaxed),
         shared.run
     );
-    let started = Instant::now();
-    let res = client
+    let request = client
         .get(format!("{}/Users", shared.base))
-        .query(&[("filter", probe.as_str())])
-        .bearer_auth(&shared.token)
-        .send()
-        .await
-        .ok()?;
-    let status = res.status();
-    let _ = res.bytes().await;
-    out.push(started.elapsed().as_secs_f64() * 1000.0);
-    if !check(shared, status, &[200]) {
-        return None;
-    }
+        .query(&[("filter", probe.as_str())]);
+    out.push(timed(shared, request, None, &[200]).await?.1);
     let (ms, id) = create(client, shared).await?;
     out.push(ms);
     for ops in [
@@ -265,21 +259,8 @@ async fn mix(client: &reqwest::Client, shared: &Shared) -> Option<Vec<f64>> {
         json!([{"op": "replace", "path": "active", "value": false}]),
     ] {
         let body = json!({"schemas": ["urn:ietf:params:scim:api:messages:2.0:PatchOp"], "Operations": ops});
-        let started = Instant::now();
-        let res = client
-            .patch(format!("{}/Users/{id}", shared.base))
-            .bearer_auth(&shared.token)
-            .header("content-type", "application/scim+json")
-            .body(body.to_string())
-            .send()
-            .await
-            .ok()?;
-        let status = res.status();
-        let _ = res.bytes().await;
-        out.push(started.elapsed().as_secs_f64() * 1000.0);
-        if !check(shared, status, &[200, 204]) {
-            return None;
-        }
+        let request = client.patch(format!("{}/Users/{id}", shared.base));
+        out.push(timed(shared, request, Some(body), &[200, 204]).await?.1);
     }
     Some(out)
 }

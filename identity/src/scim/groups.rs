@@ -7,7 +7,7 @@ use super::filter::{self, Filter};
 use super::sql::{self, Resource};
 use super::tokens::Authenticated;
 use super::users::{bind_all, etag, LIST_SCHEMA, MAX_RESULTS};
-use super::ScimError;
+use super::{Page, ScimError};
 use crate::audit::{self, Target};
 use crate::Db;
 use chrono::{DateTime, Utc};
@@ -111,12 +111,6 @@ pub async fn get(db: &Db, org_id: Uuid, id: &str) -> Result<Row, ScimError> {
     load(&mut conn, org_id, id, false).await
 }
 
-pub struct Page {
-    pub total: i64,
-    pub start_index: i64,
-    pub rows: Vec<Row>,
-}
-
 pub async fn list(
     db: &Db,
     org_id: Uuid,
@@ -125,7 +119,7 @@ pub async fn list(
     count: i64,
     sort_by: Option<&str>,
     descending: bool,
-) -> Result<Page, ScimError> {
+) -> Result<Page<Row>, ScimError> {
     let condition = sql::condition(Resource::Group, filter, 2)?;
     let order = sql::order_by(Resource::Group, sort_by, descending)?;
     let start_index = start_index.max(1);

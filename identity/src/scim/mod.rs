@@ -13,6 +13,14 @@ pub mod sql;
 pub mod tokens;
 pub mod users;
 
+/// A page of a list or search: the matches in all, the 1-based index of the first row, the
+/// rows.
+pub struct Page<R> {
+    pub total: i64,
+    pub start_index: i64,
+    pub rows: Vec<R>,
+}
+
 /// A SCIM error: its HTTP status, `scimType` and a detail that says how to fix the request.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 #[error("{status} {detail}")]

@@ -11,7 +11,7 @@ use super::filter::ENTERPRISE;
 use super::guard::{self, Deprovision};
 use super::sql::{self, Bind, Resource};
 use super::tokens::Authenticated;
-use super::ScimError;
+use super::{Page, ScimError};
 use crate::audit::{self, Actor, Target};
 use crate::users::EmailAddress;
 use crate::Db;
@@ -226,16 +226,34 @@ async fn load(conn: &mut PgConnection, org_id: Uuid, id: &str, lock: bool) -> Re
         .ok_or_else(ScimError::not_found)
 }
 
+/// The person as `load` reads them, and whether a deactivation could skip the guard as they
+/// were read (see `deprovision_at_once`, whose statement decides): so a workspace with the
+/// guard on (the default) does not try that path first.
+async fn load_for_write(conn: &mut PgConnection, org_id: Uuid, id: &str) -> Result<(Row, bool), ScimError> {
+    let Ok(id) = Uuid::parse_str(id) else {
+        return Err(ScimError::not_found());
+    };
+    #[derive(FromRow)]
+    struct ForWrite {
+        #[sqlx(flatten)]
+        row: Row,
+        unguarded: bool,
+    }
+    let found: Option<ForWrite> = sqlx::query_as(&format!(
+        "select {COLUMNS}, (u.role <> 'admin' and u.invite_sent_at is null and not o.scim_guard) as unguarded
+         from users u join orgs o on o.id = u.org_id
+         where u.org_id = $1 and u.id = $2 and u.user_name is not null and u.deleted_at is null"
+    ))
+    .bind(org_id)
+    .bind(id)
+    .fetch_optional(conn)
+    .await?;
+    found.map(|f| (f.row, f.unguarded)).ok_or_else(ScimError::not_found)
+}
+
 pub async fn get(db: &Db, org_id: Uuid, id: &str) -> Result<Row, ScimError> {
     let mut conn = db.acquire().await?;
     load(&mut conn, org_id, id, false).await
-}
-
-/// A page of a list or search.
-pub struct Page {
-    pub total: i64,
-    pub start_index: i64,
-    pub rows: Vec<Row>,
 }
 
 /// Lists users matching `filter`, 1-based `start_index`, at most `count`.
@@ -247,7 +265,7 @@ pub async fn list(
     count: i64,
     sort_by: Option<&str>,
     descending: bool,
-) -> Result<Page, ScimError> {
+) -> Result<Page<Row>, ScimError> {
     let condition = sql::condition(Resource::User, filter, 2)?;
     let order = sql::order_by(Resource::User, sort_by, descending)?;
     let start_index = start_index.max(1);
@@ -491,15 +509,22 @@ pub async fn update(
     // requests a second).
     let mut conn = db.acquire().await?;
     for _ in 0..3 {
-        let before = load(&mut conn, caller.org_id, id, false).await?;
+        let (before, unguarded) = load_for_write(&mut conn, caller.org_id, id).await?;
         check_version(if_match, before.version)?;
         let doc = changed(&before, &change)?;
         let write = Write::new(caller, &before, &doc)?;
         let written = match write.status {
-            Some("deactivated") => match deprovision_at_once(&mut conn, &write).await? {
-                Some(row) => Some(row),
-                None => deprovision_guarded(&mut conn, &write).await?,
-            },
+            Some("deactivated") => {
+                let at_once = if unguarded {
+                    deprovision_at_once(&mut conn, &write).await?
+                } else {
+                    None
+                };
+                match at_once {
+                    Some(row) => Some(row),
+                    None => deprovision_guarded(&mut conn, &write).await?,
+                }
+            }
             _ => write.run(&mut *conn, "", "").await?,
         };
         if let Some(row) = written {
